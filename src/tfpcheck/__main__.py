@@ -1,0 +1,7 @@
+"""Allow ``python -m tfpcheck``."""
+
+import sys
+
+from tfpcheck.cli import main
+
+sys.exit(main())

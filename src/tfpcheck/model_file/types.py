@@ -1,0 +1,163 @@
+"""What the static tier knows about a model file, as plain data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Flavor = Literal["keras3", "tf_keras"]
+FileFormat = Literal["keras_zip", "h5", "savedmodel"]
+CodeSource = Literal["marshal", "cloudpickle"]
+
+
+class ModelReadError(Exception):
+    """The file is not a model we can read (TFP001). The message names what is wrong."""
+
+
+# ---- expressions recovered from bytecode (a tiny AST, enough to render and query) ----
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A node of an expression recovered from bytecode.
+
+    kind is one of: "name" (value=identifier), "const" (value=python constant),
+    "attr" (args=(obj,), value=attribute name), "call" (args=positional, kwargs=keyword),
+    "subscript" (args=(obj, index)), "slice" (args=(start, stop, step) with None for empty),
+    "tuple" (args=items), "binop" (value=operator text, args=(left, right)),
+    "unary" (value=operator text, args=(operand,)), "ellipsis", "unknown" (value=text).
+    """
+
+    kind: str
+    value: Any = None
+    args: tuple[Expr | None, ...] = ()
+    kwargs: tuple[tuple[str, Expr], ...] = ()
+
+    def render(self) -> str:  # implemented in model_file.bytecode.expr_render
+        from tfpcheck.model_file.bytecode.expr_render import render
+
+        return render(self)
+
+
+@dataclass(frozen=True)
+class CallSite:
+    """A call found in a function body, e.g. tfd.Normal(loc=t[..., :1], scale=...)."""
+
+    callee: str  # dotted as written: "tfd.Normal", "tf.math.softplus", "Normal"
+    args: tuple[Expr, ...] = ()
+    kwargs: tuple[tuple[str, Expr], ...] = ()
+    line: int | None = None
+
+    @property
+    def short_name(self) -> str:
+        return self.callee.rsplit(".", 1)[-1]
+
+    def kwarg(self, name: str) -> Expr | None:
+        for key, value in self.kwargs:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True)
+class FunctionInfo:
+    """What a serialized function says about itself, read as data only."""
+
+    source: CodeSource
+    name: str = "<unknown>"  # co_name, e.g. "<lambda>"
+    qualname: str | None = None
+    filename: str | None = None
+    firstlineno: int | None = None
+    argnames: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()  # co_names (globals and attributes used)
+    consts: tuple[Any, ...] = ()  # simple constants (str, int, float, bool, None, tuples)
+    freevars: tuple[str, ...] = ()
+    closure_values: tuple[Any, ...] = ()  # values of the freevars when recorded
+    global_modules: tuple[str, ...] = ()  # modules the pickle imports (cloudpickle subimport)
+    calls: tuple[CallSite, ...] = ()  # decompiled calls (empty when not decodable)
+    returns: Expr | None = None  # the returned expression when decodable
+    python_version: tuple[int, int] | None = None  # who wrote the bytecode, when known
+    version_mismatch: bool = False  # bytecode from another Python than the one running
+    dangerous: tuple[str, ...] = ()  # e.g. "os.system", "builtins.exec"
+    nested: tuple[FunctionInfo, ...] = ()  # code objects defined inside
+
+    @property
+    def location(self) -> str | None:
+        if self.filename is None:
+            return None
+        return f"{self.filename}:{self.firstlineno}" if self.firstlineno else self.filename
+
+    def closure(self) -> dict[str, Any]:
+        return dict(zip(self.freevars, self.closure_values, strict=False))
+
+
+@dataclass
+class Layer:
+    name: str
+    index: int  # position in the flattened layer list of the whole file
+    class_name: str
+    module: str | None
+    config: dict[str, Any]
+    inbound: list[str] = field(default_factory=list)  # names of layers feeding this one
+    parent: str | None = None  # name of the enclosing (nested) model, None at top level
+    functions: list[FunctionInfo] = field(default_factory=list)  # serialized code it holds
+    function_errors: list[str] = field(default_factory=list)  # code that could not be read
+
+    @property
+    def activation(self) -> str | None:
+        act = self.config.get("activation")
+        if isinstance(act, str):
+            return act
+        if isinstance(act, dict):  # serialized activation object
+            inner = act.get("config")
+            if isinstance(inner, str):
+                return inner
+            return act.get("class_name")
+        return None
+
+    @property
+    def units(self) -> int | None:
+        units = self.config.get("units")
+        return units if isinstance(units, int) else None
+
+    @property
+    def is_tfp(self) -> bool:
+        return bool(self.module and self.module.startswith("tensorflow_probability"))
+
+
+@dataclass
+class LossConfig:
+    """The loss recorded in the compile config (or given on the command line)."""
+
+    name: str | None  # canonical keras name, e.g. "categorical_crossentropy"; None if custom
+    from_logits: bool = False
+    raw: Any = None  # the config entry as stored
+    function: FunctionInfo | None = None  # a serialized lambda loss
+
+
+@dataclass
+class ModelFile:
+    path: str
+    format: FileFormat
+    flavor: Flavor
+    keras_version: str | None
+    layers: list[Layer]
+    outputs: list[str]  # names of output layers
+    compile_config: dict[str, Any] | None = None
+    losses: list[LossConfig] = field(default_factory=list)  # one per output, if compiled
+    code_errors: list[str] = field(default_factory=list)  # serialized code not readable
+
+    def layer(self, name: str) -> Layer | None:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        return None
+
+    def producers(self, layer: Layer) -> list[Layer]:
+        return [p for p in (self.layer(n) for n in layer.inbound) if p is not None]
+
+    @property
+    def has_serialized_code(self) -> bool:
+        return any(layer.functions or layer.function_errors for layer in self.layers) or any(
+            loss.function is not None for loss in self.losses
+        )
