@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 Tier = Literal["static", "probe"]
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
     INFO = "info"
@@ -20,7 +20,7 @@ class Severity(str, Enum):
         return {"info": 0, "warning": 1, "error": 2}[self.value]
 
 
-class Confidence(str, Enum):
+class Confidence(StrEnum):
     # A static guess from the config is MEDIUM; evidence from running the model is HIGH.
     HIGH = "high"
     MEDIUM = "medium"

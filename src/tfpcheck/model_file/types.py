@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Flavor = Literal["keras3", "tf_keras"]
-FileFormat = Literal["keras_zip", "h5", "savedmodel"]
+# keras_dir: what Keras 3 writes with model.save(path, zipped=False) and loads back
+FileFormat = Literal["keras_zip", "keras_dir", "h5", "savedmodel"]
 CodeSource = Literal["marshal", "cloudpickle"]
 
 
@@ -80,6 +81,19 @@ class FunctionInfo:
     version_mismatch: bool = False  # bytecode from another Python than the one running
     dangerous: tuple[str, ...] = ()  # e.g. "os.system", "builtins.exec"
     nested: tuple[FunctionInfo, ...] = ()  # code objects defined inside
+    # ---- added by model_file.bytecode (optional, all default to "unknown/none") ----
+    defaults: tuple[Any, ...] = ()  # __defaults__, simple values as for closure_values
+    # every version that could have written the bytecode; python_version is set only when
+    # this holds exactly one (tiny code can be byte-identical in 3.11 and 3.12)
+    python_versions: tuple[tuple[int, int], ...] = ()
+    module: str | None = None  # __module__ of the function (cloudpickle), e.g. "__main__"
+    # cloudpickle __globals__: (name, what it is bound to): a module ("tensorflow_probability
+    # .python.distributions"), a global ("pkg.mod.Class"), "<function f>", a repr or "<object>"
+    global_refs: tuple[tuple[str, str], ...] = ()
+    pickle_globals: tuple[tuple[str, str], ...] = ()  # every (module, name) the pickle loads
+    # functions stored alongside: closure cells, globals, tf_keras closure lambdas
+    referenced_functions: tuple[FunctionInfo, ...] = ()
+    notes: tuple[str, ...] = ()  # why calls are missing or incomplete, in plain words
 
     @property
     def location(self) -> str | None:
@@ -94,7 +108,9 @@ class FunctionInfo:
 @dataclass
 class Layer:
     name: str
-    index: int  # position in the flattened layer list of the whole file
+    # Position in `model.layers` of the model that directly contains the layer, as the user
+    # sees it (a Sequential's InputLayer is not in model.layers, a Functional's are).
+    index: int
     class_name: str
     module: str | None
     config: dict[str, Any]
@@ -102,6 +118,12 @@ class Layer:
     parent: str | None = None  # name of the enclosing (nested) model, None at top level
     functions: list[FunctionInfo] = field(default_factory=list)  # serialized code it holds
     function_errors: list[str] = field(default_factory=list)  # code that could not be read
+    # "inner/dense" for a layer inside nested model "inner" (= name at top level); name itself
+    # is qualified like this only when the short name is taken twice in the file.
+    qualified_name: str | None = None
+    # Library plumbing stored with the layer (tfp's DistributionLambda `_fn` wrapper around
+    # make_distribution_fn): read and scanned like `functions`, but says nothing about the model.
+    library_functions: list[FunctionInfo] = field(default_factory=list)
 
     @property
     def activation(self) -> str | None:
@@ -133,6 +155,7 @@ class LossConfig:
     from_logits: bool = False
     raw: Any = None  # the config entry as stored
     function: FunctionInfo | None = None  # a serialized lambda loss
+    output: str | None = None  # output layer it applies to; None = every output
 
 
 @dataclass
@@ -146,10 +169,15 @@ class ModelFile:
     compile_config: dict[str, Any] | None = None
     losses: list[LossConfig] = field(default_factory=list)  # one per output, if compiled
     code_errors: list[str] = field(default_factory=list)  # serialized code not readable
+    model_class: str | None = None  # class_name of the saved model: Sequential, Functional, ...
 
     def layer(self, name: str) -> Layer | None:
         for layer in self.layers:
             if layer.name == name:
+                return layer
+        # "inner/dense" also finds a nested layer whose short name is not ambiguous
+        for layer in self.layers:
+            if layer.qualified_name == name:
                 return layer
         return None
 
@@ -158,6 +186,7 @@ class ModelFile:
 
     @property
     def has_serialized_code(self) -> bool:
-        return any(layer.functions or layer.function_errors for layer in self.layers) or any(
-            loss.function is not None for loss in self.losses
-        )
+        return any(
+            layer.functions or layer.library_functions or layer.function_errors
+            for layer in self.layers
+        ) or any(loss.function is not None for loss in self.losses)

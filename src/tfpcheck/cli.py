@@ -1,0 +1,242 @@
+"""The command line: options, exit status, and which reporter writes. Never inspects a model."""
+
+from __future__ import annotations
+
+import sys
+import time
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from tfpcheck import __version__
+from tfpcheck.findings import FileResult, Severity
+
+SUBCOMMANDS = ("rules", "explain")
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class FailOn(StrEnum):
+    error = "error"
+    warning = "warning"
+    info = "info"
+
+
+class UsageError(Exception):
+    """A mistake on the command line: one line on stderr, exit status 2."""
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"tfpcheck {__version__}")
+        raise typer.Exit(EXIT_CLEAN)
+
+
+def _parse_shape(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        dims = tuple(int(d) for d in text.replace(" ", "").strip("()").split(",") if d)
+    except ValueError:
+        raise UsageError(f"--target-shape '{text}' must be integers like 1 or 28,28") from None
+    if not dims or any(d <= 0 for d in dims):
+        raise UsageError(f"--target-shape '{text}' must be positive integers like 1 or 28,28")
+    return dims
+
+
+def _split_codes(values: list[str] | None) -> list[str]:
+    return [code for value in values or [] for code in value.split(",") if code.strip()]
+
+
+def exit_status(results: list[FileResult], fail_on: Severity) -> int:
+    if any(r.error is not None for r in results):
+        return EXIT_USAGE
+    if any(f.severity.rank >= fail_on.rank for r in results for f in r.findings):
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
+check_app = typer.Typer(add_completion=False, rich_markup_mode=None)
+
+
+@check_app.command(
+    help=(
+        "Check Keras + TensorFlow Probability models for configuration mistakes.\n\n"
+        "PATH is a .keras archive, an .h5 file or a SavedModel directory. "
+        "Other commands: 'tfpcheck rules' lists the rules, 'tfpcheck explain CODE' "
+        "documents one."
+    ),
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+def check(
+    paths: Annotated[list[str], typer.Argument(metavar="PATH...", show_default=False)],
+    loss: Annotated[
+        str | None,
+        typer.Option(help="nll, compiled, a Keras loss name (cce, scce, bce, mse, ...)"),
+    ] = None,
+    from_logits: Annotated[bool, typer.Option(help="The Keras loss takes logits.")] = False,
+    static: Annotated[bool, typer.Option("--static", help="Static tier only.")] = False,
+    unsafe: Annotated[
+        bool, typer.Option("--unsafe", help="Allow loading files that hold Python code.")
+    ] = False,
+    batch_size: Annotated[int, typer.Option(min=2, help="Probe batch size N.")] = 32,
+    target_shape: Annotated[
+        str | None, typer.Option(help="Per-example target shape, e.g. 1 or 28,28.")
+    ] = None,
+    classes: Annotated[int | None, typer.Option(min=2, help="Number of classes.")] = None,
+    data: Annotated[str | None, typer.Option(help="An .npz file with arrays x and y.")] = None,
+    num_examples: Annotated[
+        int | None, typer.Option(min=1, help="Training-set size (for KL scaling advice).")
+    ] = None,
+    select: Annotated[
+        list[str] | None, typer.Option(help="Only these code prefixes (repeat or comma).")
+    ] = None,
+    ignore: Annotated[
+        list[str] | None, typer.Option(help="Skip these code prefixes (repeat or comma).")
+    ] = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="Output format.")
+    ] = OutputFormat.text,
+    fail_on: Annotated[
+        FailOn, typer.Option(help="Exit 1 on findings at or above this severity.")
+    ] = FailOn.error,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Summary only.")] = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="All evidence.")] = False,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks of internal errors.")] = False,
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Version."),
+    ] = None,
+) -> int:
+    from tfpcheck.engine import CheckOptions, check_paths
+    from tfpcheck.losses import LossSpecError, parse_loss_spec
+    from tfpcheck.selection import Selector
+
+    try:
+        spec = parse_loss_spec(loss, from_logits) if loss is not None else None
+    except LossSpecError as exc:
+        raise UsageError(f"--loss: {exc}") from None
+    if spec is None and from_logits:
+        raise UsageError("--from-logits goes with a Keras loss: --loss cce --from-logits")
+    options = CheckOptions(
+        loss=spec,
+        static_only=static,
+        unsafe=unsafe,
+        batch_size=batch_size,
+        target_shape=_parse_shape(target_shape),
+        classes=classes,
+        data=data,
+        num_examples=num_examples,
+        selector=Selector.from_lists(_split_codes(select), _split_codes(ignore)),
+        debug=debug,
+    )
+    started = time.perf_counter()
+    results = check_paths(paths, options)
+    _report(results, time.perf_counter() - started, output_format, quiet, verbose)
+    return exit_status(results, Severity(fail_on.value))
+
+
+def _report(
+    results: list[FileResult], seconds: float, fmt: OutputFormat, quiet: bool, verbose: bool
+) -> None:
+    from tfpcheck.report import summarize
+
+    summary = summarize(results, seconds)
+    if fmt is OutputFormat.json:
+        from tfpcheck.report import json_format
+
+        sys.stdout.write(json_format.render(results, summary) + "\n")
+        return
+    from rich.console import Console
+
+    from tfpcheck.report import text
+
+    console = Console(soft_wrap=not sys.stdout.isatty(), highlight=False)
+    text.render(console, results, summary, quiet=quiet, verbose=verbose)
+
+
+commands_app = typer.Typer(add_completion=False, rich_markup_mode=None, no_args_is_help=True)
+
+
+@commands_app.command("rules", help="List every rule: code, name, severity, tiers.")
+def rules_command() -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from tfpcheck.rules import REGISTRY
+
+    table = Table(box=None)
+    for column in ("code", "name", "severity", "tier"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("what it finds")
+    for rule in REGISTRY:
+        table.add_row(rule.code, rule.name, rule.severity.value, "/".join(rule.tiers), rule.title)
+    # Piped output has no width: give the table room instead of wrapping at 80 columns.
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
+    return EXIT_CLEAN
+
+
+@commands_app.command("explain", help="Show a rule's documentation.")
+def explain_command(code: Annotated[str, typer.Argument(metavar="CODE")]) -> int:
+    from tfpcheck.rules import REGISTRY, get_rule
+
+    rule = get_rule(code)
+    if rule is None:
+        known = ", ".join(r.code for r in REGISTRY)
+        raise UsageError(f"unknown rule '{code}'; known rules: {known}")
+    typer.echo(explain_text(rule))
+    return EXIT_CLEAN
+
+
+def explain_text(rule: object) -> str:
+    from tfpcheck.rules.base import Rule
+
+    assert isinstance(rule, Rule)
+    doc = rule.doc
+    indent = lambda block: "\n".join("    " + line for line in block.splitlines())  # noqa: E731
+    return (
+        f"{rule.code} {rule.name} ({rule.severity.value}; {'/'.join(rule.tiers)})\n"
+        f"{rule.title}\n\n"
+        f"What it does\n{doc.what}\n\n"
+        f"Why is this bad?\n{doc.why}\n\n"
+        f"Example\n{indent(doc.example)}\n\n"
+        f"Use instead\n{indent(doc.use_instead)}\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    app = commands_app if args and args[0] in SUBCOMMANDS else check_app
+    try:
+        result = app(args=args, prog_name="tfpcheck", standalone_mode=False)
+    except UsageError as exc:
+        typer.echo(f"tfpcheck: error: {exc}", err=True)
+        return EXIT_USAGE
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.TyperException as exc:  # typer's (click's) usage errors
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            typer.echo(f"tfpcheck: error: {exc.format_message()}", err=True)
+        return EXIT_USAGE
+    except typer.Abort:
+        typer.echo("tfpcheck: interrupted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        typer.echo("tfpcheck: interrupted", err=True)
+        return 130
+    except Exception as exc:  # a bug of ours: one line unless the user asked for --debug
+        if "--debug" in args:
+            raise
+        typer.echo(
+            f"tfpcheck: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", err=True
+        )
+        return EXIT_USAGE
+    return result if isinstance(result, int) else EXIT_CLEAN

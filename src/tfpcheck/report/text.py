@@ -1,0 +1,92 @@
+"""The terminal report: a block per finding with its evidence and a Fix, then a summary."""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
+
+from tfpcheck.findings import FileResult, Finding
+from tfpcheck.report import Summary
+
+STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+# Evidence shown without -v: the keys that make the finding checkable at a glance.
+KEY_EVIDENCE = 4
+
+
+def _evidence_lines(finding: Finding, verbose: bool) -> list[str]:
+    items = list(finding.evidence.items())
+    if not verbose:
+        items = [(k, v) for k, v in items if v is not None][:KEY_EVIDENCE]
+    return [
+        f"{key}: {value if isinstance(value, str) else json.dumps(value, default=str)}"
+        for key, value in items
+    ]
+
+
+def _finding_block(console: Console, finding: Finding, verbose: bool) -> None:
+    sev = finding.severity.value
+    head = Text("  ")
+    head.append(finding.code, style="bold")
+    head.append(" ")
+    head.append(sev, style=STYLES[sev])
+    head.append(f" [{finding.name}] ", style="dim")
+    head.append(finding.message)
+    console.print(head)
+    console.print(f"    [dim]at[/dim] {escape(finding.where.describe())}")
+    for line in _evidence_lines(finding, verbose):
+        console.print(f"    [dim]{escape(line)}[/dim]")
+    console.print(f"    [bold green]Fix:[/bold green] {escape(finding.fix)}")
+    if verbose:
+        confidence = finding.confidence.value
+        console.print(f"    [dim]tier: {finding.tier}, confidence: {confidence}[/dim]")
+
+
+def render(
+    console: Console,
+    results: list[FileResult],
+    summary: Summary,
+    *,
+    quiet: bool = False,
+    verbose: bool = False,
+) -> None:
+    if not quiet:
+        for result in results:
+            if result.error is None and not result.findings and not verbose:
+                continue
+            console.print(Text(result.path, style="bold underline"))
+            if result.error is not None:
+                line = Text("  ")
+                line.append(result.error.code, style="bold")
+                line.append(" error ", style=STYLES["error"])
+                line.append(result.error.message)
+                console.print(line)
+            for finding in result.findings:
+                _finding_block(console, finding, verbose)
+            for note in result.notes:
+                console.print(f"  [dim]note: {escape(note)}[/dim]")
+            if result.error is None and not result.findings:
+                console.print("  [green]clean[/green]")
+            console.print()
+    console.print(_summary_text(summary))
+
+
+def _summary_text(summary: Summary) -> Text:
+    text = Text()
+    counts = summary.counts
+    parts = [
+        (f"{counts.get(sev, 0)} {sev}{'s' if counts.get(sev, 0) != 1 else ''}", STYLES[sev])
+        for sev in ("error", "warning", "info")
+    ]
+    for i, (label, style) in enumerate(parts):
+        if i:
+            text.append(", ")
+        text.append(label, style=style if label[0] != "0" else "")
+    files = f"{summary.files} file{'s' if summary.files != 1 else ''}"
+    text.append(f" in {files}")
+    if summary.files_with_errors:
+        text.append(f", {summary.files_with_errors} not checked", style=STYLES["error"])
+    text.append(f" ({summary.seconds:.2f} s)", style="dim")
+    return text

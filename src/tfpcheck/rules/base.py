@@ -1,0 +1,57 @@
+"""What a rule is: a stable code, a name for the mistake, documentation and a check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tfpcheck.findings import Confidence, Finding, Severity, Tier, Where
+
+if TYPE_CHECKING:
+    from tfpcheck.rules.context import StaticContext
+
+
+@dataclass(frozen=True)
+class RuleDoc:
+    what: str
+    why: str
+    example: str
+    use_instead: str
+
+
+StaticCheck = Callable[["StaticContext"], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    title: str
+    severity: Severity
+    tiers: tuple[Tier, ...]
+    doc: RuleDoc
+    check_static: StaticCheck | None = field(default=None, compare=False)
+
+    def finding(
+        self,
+        message: str,
+        fix: str,
+        where: Where | None = None,
+        evidence: Mapping[str, Any] | None = None,
+        *,
+        severity: Severity | None = None,
+        confidence: Confidence = Confidence.MEDIUM,
+        tier: Tier = "static",
+    ) -> Finding:
+        return Finding(
+            code=self.code,
+            name=self.name,
+            severity=severity or self.severity,
+            message=message,
+            fix=fix,
+            where=where or Where(),
+            evidence=dict(evidence or {}),
+            tier=tier,
+            confidence=confidence,
+        )

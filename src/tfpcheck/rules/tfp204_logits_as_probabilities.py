@@ -1,0 +1,108 @@
+"""TFP204 logits-as-probabilities: raw logits used where probabilities are expected."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tfpcheck.findings import Finding, Severity
+from tfpcheck.losses import CROSS_ENTROPY_LOSSES
+from tfpcheck.rules.base import Rule, RuleDoc
+from tfpcheck.rules.context import StaticContext
+from tfpcheck.rules.heads import (
+    SIGMOID_LOGIT_DISTRIBUTIONS,
+    SOFTMAX_LOGIT_DISTRIBUTIONS,
+    activation_source,
+    distribution_heads,
+    keras_layer_call,
+    layer_where,
+    output_activation,
+    output_layers,
+    render_call,
+)
+
+PROBS_DISTRIBUTIONS = SOFTMAX_LOGIT_DISTRIBUTIONS | SIGMOID_LOGIT_DISTRIBUTIONS
+
+
+def _head_findings(ctx: StaticContext) -> Iterator[Finding]:
+    for head in distribution_heads(ctx.model):
+        for call in head.calls:
+            if call.short_name not in PROBS_DISTRIBUTIONS or call.kwarg("probs") is None:
+                continue
+            found = activation_source(ctx.model, head.layer)
+            if found is None or found[1] != "linear":
+                continue
+            source, _ = found
+            squash = "sigmoid" if call.short_name in SIGMOID_LOGIT_DISTRIBUTIONS else "softmax"
+            yield RULE.finding(
+                f"{keras_layer_call(source)} has no activation, and its raw outputs are "
+                f"passed as probabilities to {call.callee}(probs=...) in '{head.layer.name}': "
+                "probabilities must lie in [0, 1] (and sum to 1), logits do not",
+                f"Pass the raw outputs as logits: {call.callee}(logits=t); or give "
+                f"'{source.name}' activation='{squash}' and keep probs=t.",
+                layer_where(source, head.function, call.line),
+                {
+                    "layer": source.name,
+                    "activation": "linear",
+                    "consumer": head.layer.name,
+                    "expression": render_call(call),
+                    "lambda": head.function.location if head.function else None,
+                },
+                severity=Severity.WARNING,
+            )
+
+
+def _loss_findings(ctx: StaticContext) -> Iterator[Finding]:
+    for loss in ctx.effective_losses():
+        if loss.name not in CROSS_ENTROPY_LOSSES or loss.from_logits:
+            continue
+        for out in output_layers(ctx.model):
+            found = output_activation(ctx.model, out)
+            if found is None or found[1] != "linear":
+                continue
+            source, _ = found
+            squash = "sigmoid" if "binary" in loss.name else "softmax"
+            yield RULE.finding(
+                f"output {keras_layer_call(source)} has no activation, but the loss "
+                f"{loss.name} is computed with from_logits=False: raw logits are read as "
+                "probabilities (clipped and renormalized), so the loss and its gradients "
+                "are wrong",
+                f"Keep the linear output and compile with from_logits=True, or give "
+                f"'{source.name}' activation='{squash}'.",
+                layer_where(source),
+                {"layer": source.name, "activation": "linear", "loss": loss.name},
+            )
+
+
+def check(ctx: StaticContext) -> Iterator[Finding]:
+    yield from _head_findings(ctx)
+    yield from _loss_findings(ctx)
+
+
+RULE = Rule(
+    code="TFP204",
+    name="logits-as-probabilities",
+    title="raw logits used as probabilities",
+    severity=Severity.ERROR,
+    tiers=("static", "probe"),
+    check_static=check,
+    doc=RuleDoc(
+        what=(
+            "Finds raw, unnormalized outputs (a layer with no activation) passed where "
+            "probabilities are expected: `probs=` of a Categorical/Bernoulli-like "
+            "distribution, or a cross-entropy loss with `from_logits=False` (the default)."
+        ),
+        why=(
+            "Probabilities must lie in [0, 1] and sum to one. Keras clips and renormalizes "
+            "what it is given, and TFP's `probs=` takes the values as they are, so logits "
+            "read as probabilities give a wrong loss, wrong gradients or NaN."
+        ),
+        example=(
+            "model = keras.Sequential([..., keras.layers.Dense(10)])\n"
+            "model.compile(loss='categorical_crossentropy')"
+        ),
+        use_instead=(
+            "model.compile(loss=keras.losses.CategoricalCrossentropy(from_logits=True))\n"
+            "# or tfd.Categorical(logits=t) instead of probs=t"
+        ),
+    ),
+)

@@ -1,0 +1,83 @@
+"""TFP303 activation-on-distribution-parameters: relu/sigmoid/softmax before a distribution."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tfpcheck.findings import Finding, Severity
+from tfpcheck.rules.base import Rule, RuleDoc
+from tfpcheck.rules.context import StaticContext
+from tfpcheck.rules.heads import (
+    SIGMOID_LOGIT_DISTRIBUTIONS,
+    SOFTMAX_LOGIT_DISTRIBUTIONS,
+    Head,
+    activation_source,
+    distribution_heads,
+    keras_layer_call,
+    layer_where,
+)
+
+SQUASHING = frozenset({"relu", "relu6", "sigmoid", "hard_sigmoid", "softmax", "exponential"})
+
+
+def _reported_elsewhere(head: Head, activation: str) -> bool:
+    """Cases TFP202/TFP203/TFP204 own, or where the activation is exactly right."""
+    if head.parameterization == "probs" and activation in {"sigmoid", "softmax"}:
+        return True  # probabilities wanted: a squashing activation is the right thing
+    dists = set(head.distributions)
+    if activation == "softmax" and dists & SOFTMAX_LOGIT_DISTRIBUTIONS:
+        return True  # double-softmax
+    return activation in {"sigmoid", "hard_sigmoid"} and bool(dists & SIGMOID_LOGIT_DISTRIBUTIONS)
+
+
+def check(ctx: StaticContext) -> Iterator[Finding]:
+    for head in distribution_heads(ctx.model):
+        found = activation_source(ctx.model, head.layer)
+        if found is None:
+            continue
+        source, activation = found
+        if activation not in SQUASHING or _reported_elsewhere(head, activation):
+            continue
+        target = head.layer.class_name if head.is_builtin else ", ".join(head.distributions)
+        relu_note = " (relu also zeroes the gradient of every negative unit)"
+        yield RULE.finding(
+            f"{keras_layer_call(source)} applies {activation} to the values that become the "
+            f"parameters of '{head.layer.name}' ({target or 'a distribution'}): locations "
+            "and log-scales cannot take the values they need"
+            + (relu_note if "relu" in activation else ""),
+            f"Feed '{head.layer.name}' from a layer with no activation: drop "
+            f"activation={activation!r} from '{source.name}', or keep it as a hidden layer and "
+            f"insert a linear Dense between '{source.name}' and '{head.layer.name}'; constrain "
+            "positive parameters inside the distribution (scale=1e-3 + tf.math.softplus(...)).",
+            layer_where(source),
+            {
+                "activation_layer": source.name,
+                "activation": activation,
+                "consumer": head.layer.name,
+            },
+        )
+
+
+RULE = Rule(
+    code="TFP303",
+    name="activation-on-distribution-parameters",
+    title="squashing activation on the layer that feeds distribution parameters",
+    severity=Severity.WARNING,
+    tiers=("static",),
+    check_static=check,
+    doc=RuleDoc(
+        what=(
+            "Finds a relu, sigmoid or softmax activation on the layer whose outputs become "
+            "distribution parameters (the input of a `DistributionLambda` or of a tfp.layers "
+            "distribution layer)."
+        ),
+        why=(
+            "Distribution layers expect unconstrained real values: they turn them into "
+            "locations, log-scales or logits themselves. relu forbids negative locations "
+            "and kills the gradient of negative units; sigmoid and softmax squeeze every "
+            "parameter into (0, 1)."
+        ),
+        example=("tfk.layers.Dense(2, activation='relu'),\ntfp.layers.IndependentNormal(1)"),
+        use_instead="tfk.layers.Dense(2),\ntfp.layers.IndependentNormal(1)",
+    ),
+)
