@@ -77,27 +77,38 @@ def check(
     paths: Annotated[list[str], typer.Argument(metavar="PATH...", show_default=False)],
     loss: Annotated[
         str | None,
-        typer.Option(help="nll, compiled, a Keras loss name (cce, scce, bce, mse, ...)"),
+        typer.Option(
+            help="nll, compiled, a Keras loss name (cce, scce, bce, mse, ...)", metavar="SPEC"
+        ),
     ] = None,
-    from_logits: Annotated[bool, typer.Option(help="The Keras loss takes logits.")] = False,
+    from_logits: Annotated[
+        bool, typer.Option("--from-logits", help="The Keras loss takes logits.")
+    ] = False,
     static: Annotated[bool, typer.Option("--static", help="Static tier only.")] = False,
     unsafe: Annotated[
         bool, typer.Option("--unsafe", help="Allow loading files that hold Python code.")
     ] = False,
-    batch_size: Annotated[int, typer.Option(min=2, help="Probe batch size N.")] = 32,
+    batch_size: Annotated[int, typer.Option(min=2, metavar="N", help="Probe batch size N.")] = 32,
     target_shape: Annotated[
-        str | None, typer.Option(help="Per-example target shape, e.g. 1 or 28,28.")
+        str | None, typer.Option(help="Per-example target shape, e.g. 1 or 28,28.", metavar="D,...")
     ] = None,
-    classes: Annotated[int | None, typer.Option(min=2, help="Number of classes.")] = None,
-    data: Annotated[str | None, typer.Option(help="An .npz file with arrays x and y.")] = None,
+    classes: Annotated[
+        int | None, typer.Option(min=2, metavar="K", help="Number of classes.")
+    ] = None,
+    data: Annotated[
+        str | None, typer.Option(help="An .npz file with arrays x and y.", metavar="FILE.npz")
+    ] = None,
     num_examples: Annotated[
-        int | None, typer.Option(min=1, help="Training-set size (for KL scaling advice).")
+        int | None,
+        typer.Option(min=1, metavar="N", help="Training-set size (for KL scaling advice)."),
     ] = None,
     select: Annotated[
-        list[str] | None, typer.Option(help="Only these code prefixes (repeat or comma).")
+        list[str] | None,
+        typer.Option(help="Only these code prefixes (repeat or comma).", metavar="CODES"),
     ] = None,
     ignore: Annotated[
-        list[str] | None, typer.Option(help="Skip these code prefixes (repeat or comma).")
+        list[str] | None,
+        typer.Option(help="Skip these code prefixes (repeat or comma).", metavar="CODES"),
     ] = None,
     output_format: Annotated[
         OutputFormat, typer.Option("--format", help="Output format.")
@@ -107,7 +118,9 @@ def check(
     ] = FailOn.error,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Summary only.")] = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="All evidence.")] = False,
-    debug: Annotated[bool, typer.Option(help="Show tracebacks of internal errors.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
+    ] = False,
     version: Annotated[
         bool | None,
         typer.Option("--version", callback=_version_callback, is_eager=True, help="Version."),

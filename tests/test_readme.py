@@ -1,0 +1,27 @@
+"""README agrees with the code: the rule table is the registry's, the options are the CLI's."""
+
+from __future__ import annotations
+
+from conftest import ROOT
+
+from tfpcheck.docs import END, START, rules_markdown
+
+README = (ROOT / "README.md").read_text()
+
+
+def test_rule_table_matches_registry() -> None:
+    table = README.split(START, 1)[1].split(END, 1)[0].strip()
+    assert table == rules_markdown(), "run: python -m tfpcheck.docs README.md"
+
+
+def test_readme_shows_the_two_setup_commands() -> None:
+    assert "pip install -e '.[tf]' && tfpcheck fixtures/models/" in README
+    assert "pip install -e '.[tf,test]' && pytest" in README
+
+
+def test_readme_documents_every_check_option(run_cli) -> None:
+    help_text = run_cli("--help").stdout
+    options = {word.strip(",") for word in help_text.split() if word.startswith("--")}
+    options -= {"--help", "--no-from-logits"}
+    missing = sorted(o for o in options if o not in README)
+    assert not missing, f"README does not mention {missing}"
