@@ -52,7 +52,7 @@ def pickled_payload_model(tmp_path: Path, marker: Path) -> Path:
 
 @pytest.fixture
 def marshalled_payload_model(tmp_path: Path, marker: Path) -> Path:
-    payload = eval(f"lambda x: __import__('os').system('touch {marker}')")  # noqa: S307
+    payload = eval(f"lambda x: __import__('os').system('touch {marker}')")
     code = base64.b64encode(marshal.dumps(payload.__code__)).decode()
     path = tmp_path / "evil_lambda.keras"
 

@@ -144,6 +144,17 @@ def test_permission_denied(tmp_path: Path) -> None:
         path.chmod(0o644)
 
 
+def test_permission_denied_on_stat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the test above is skipped as root; this one fakes what the OS says to other users
+    path = write_keras(tmp_path / "model.keras", k3_sequential(dense("d")))
+
+    def deny(self: Path, *args: Any, **kwargs: Any) -> os.stat_result:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "stat", deny)
+    assert read_error(path) == "permission denied"
+
+
 # ---- .keras archives ----
 
 

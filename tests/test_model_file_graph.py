@@ -167,6 +167,29 @@ def test_sequential_inside_sequential_inside_functional() -> None:
     assert model.layer("inner/dense") is None
 
 
+def test_functional_inside_sequential() -> None:
+    inner = functional(
+        "block",
+        [tfk_input("block_in"), leaf("Dense", "proj", tfk_call("block_in"))],
+        [["block_in", 0, 0]],
+        [["proj", 0, 0]],
+    )
+    config = sequential("s", [leaf("Dense", "first"), inner, leaf("Dense", "head")])
+    assert edges(config) == [
+        ("first", 0, [], None),
+        ("block_in", 0, ["first"], "block"),
+        ("proj", 1, ["block_in"], "block"),
+        ("head", 2, ["proj"], None),
+    ]
+
+
+def test_functional_without_output_layers_ends_at_its_last_layer() -> None:
+    config = functional("m", [tfk_input("x"), leaf("Dense", "d", tfk_call("x"))], None, None)
+    del config["config"]["input_layers"], config["config"]["output_layers"]
+    graph = build_graph(config)
+    assert graph.outputs == ["d"]
+
+
 def test_colliding_nested_model_names_qualify_the_parent() -> None:
     def block(outer: str) -> dict[str, Any]:
         return sequential(
