@@ -443,8 +443,3 @@ def test_reading_keras_archives_imports_no_tensorflow_nor_h5py(built: Built) -> 
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
 
-
-def test_this_process_never_imported_tensorflow(built: Built) -> None:
-    assert "tensorflow" not in sys.modules
-    assert "keras" not in sys.modules
-    assert "tf_keras" not in sys.modules

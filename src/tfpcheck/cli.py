@@ -67,7 +67,8 @@ check_app = typer.Typer(add_completion=False, rich_markup_mode=None)
 @check_app.command(
     help=(
         "Check Keras + TensorFlow Probability models for configuration mistakes.\n\n"
-        "PATH is a .keras archive, an .h5 file or a SavedModel directory. "
+        "PATH is a .keras archive, an .h5 file, a SavedModel directory, or FILE.py:NAME / "
+        "module:NAME naming a function that builds the model. "
         "Other commands: 'tfpcheck rules' lists the rules, 'tfpcheck explain CODE' "
         "documents one."
     ),
@@ -101,6 +102,12 @@ def check(
     num_examples: Annotated[
         int | None,
         typer.Option(min=1, metavar="N", help="Training-set size (for KL scaling advice)."),
+    ] = None,
+    custom_objects: Annotated[
+        str | None,
+        typer.Option(
+            metavar="FILE.py|module", help="Where custom layers and functions are defined."
+        ),
     ] = None,
     select: Annotated[
         list[str] | None,
@@ -145,6 +152,7 @@ def check(
         classes=classes,
         data=data,
         num_examples=num_examples,
+        custom_objects=custom_objects,
         selector=Selector.from_lists(_split_codes(select), _split_codes(ignore)),
         debug=debug,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tfpcheck.findings import FileError, FileResult, Finding
 from tfpcheck.losses import LossSpec
@@ -12,6 +12,7 @@ from tfpcheck.model_file.load import read_model_file
 from tfpcheck.model_file.types import ModelReadError
 from tfpcheck.rules import REGISTRY
 from tfpcheck.rules.context import StaticContext
+from tfpcheck.rules.heads import distribution_heads
 from tfpcheck.selection import Selector
 
 
@@ -25,6 +26,7 @@ class CheckOptions:
     classes: int | None = None
     data: str | None = None
     num_examples: int | None = None
+    custom_objects: str | None = None
     selector: Selector = field(default_factory=Selector)
     debug: bool = False
 
@@ -42,7 +44,118 @@ def _sort_key(finding: Finding) -> tuple[int, int, str]:
     return (-finding.severity.rank, index, finding.code)
 
 
+def is_factory_spec(path: str) -> bool:
+    """`FILE.py:NAME` or `package.module:NAME` (and not an existing path with a colon)."""
+    if os.path.exists(path) or ":" not in path:
+        return False
+    target, _, name = path.rpartition(":")
+    return bool(target and name.isidentifier())
+
+
+# Static findings that forbid loading the file at all, whatever --unsafe says.
+NEVER_LOAD = {"TFP007": "it carries code that calls the shell, files or the network"}
+# Static findings after which loading cannot give a meaningful answer.
+CANNOT_LOAD = {"TFP003": "its bytecode comes from another Python version"}
+
+
+def _probe_blocker(findings: list[Finding], ctx: StaticContext) -> str | None:
+    codes = {f.code for f in findings}
+    for code, why in (NEVER_LOAD | CANNOT_LOAD).items():
+        if code in codes:
+            return f"probe skipped: {why} ({code})"
+    if ctx.model.has_serialized_code and not ctx.unsafe:
+        return "probe skipped: the file holds serialized Python code (TFP002)"
+    return None
+
+
+def _merge(static: list[Finding], probe: tuple[Finding, ...]) -> list[Finding]:
+    """A static finding the probe confirmed is reported once: the probe's, which carries both."""
+    confirmed = {(f.code, f.where.layer) for f in probe}
+    kept = [f for f in static if (f.code, f.where.layer) not in confirmed]
+    return kept + list(probe)
+
+
+def _run_probe(
+    path: str, flavor: str | None, static: list[Finding], options: CheckOptions
+) -> tuple[list[Finding], list[str], FileError | None]:
+    from tfpcheck.probe import ProbeRequest, run_probe
+
+    request = ProbeRequest(
+        path=path,
+        flavor=flavor,
+        loss=options.loss,
+        unsafe=options.unsafe,
+        batch_size=options.batch_size,
+        target_shape=options.target_shape,
+        classes=options.classes,
+        data=options.data,
+        num_examples=options.num_examples,
+        static_findings=tuple(static),
+        custom_objects=options.custom_objects,
+    )
+    try:
+        result = run_probe(request)
+    except Exception as exc:  # a probe bug must not stop the other files
+        if options.debug:
+            raise
+        note = f"probe failed inside tfpcheck ({type(exc).__name__}: {exc}); rerun with --debug"
+        return static, [note], None
+    error = FileError(*result.error) if result.error is not None else None
+    return _merge(static, result.findings), list(result.notes), error
+
+
+def _finish(
+    path: str,
+    findings: list[Finding],
+    options: CheckOptions,
+    notes: list[str],
+    error: FileError | None = None,
+) -> FileResult:
+    kept = [f for f in findings if options.selector.is_selected(f.code)]
+    kept.sort(key=_sort_key)
+    return FileResult(path, tuple(kept), error=error, notes=tuple(notes))
+
+
+def source_findings(specs: list[str]) -> list[Finding]:
+    """Static findings from the user's own source files (a loss or factory FILE.py:NAME)."""
+    from tfpcheck.rules import tfp304_full_covariance_parameterization as tfp304
+    from tfpcheck.source_scan import calls_in_file, file_of_spec
+
+    files = {f for spec in specs if (f := file_of_spec(spec)) is not None}
+    findings: list[Finding] = []
+    for file in sorted(files):
+        findings.extend(tfp304.source_findings(calls_in_file(file)))
+    return findings
+
+
+def _loss_source(options: CheckOptions) -> list[str]:
+    loss = options.loss
+    return [loss.target] if loss is not None and loss.kind == "function" and loss.target else []
+
+
+def _default_loss(ctx: StaticContext, options: CheckOptions) -> tuple[CheckOptions, str | None]:
+    """No --loss and nothing compiled: a distribution-valued output is trained on its nll."""
+    if options.loss is not None or ctx.model.losses or not ctx.model.outputs:
+        return options, None
+    heads = {
+        name
+        for head in distribution_heads(ctx.model)
+        for name in (head.layer.name, head.layer.qualified_name)
+        if name
+    }
+    if not set(ctx.model.outputs) <= heads:
+        return options, None
+    note = "no loss compiled or given: probing with --loss nll (-log_prob of the output)"
+    return replace(options, loss=LossSpec("nll")), note
+
+
 def check_path(path: str, options: CheckOptions) -> FileResult:
+    if is_factory_spec(path):
+        static = source_findings([path, *_loss_source(options)])
+        if options.static_only:
+            return _finish(path, static, options, [])
+        findings, notes, error = _run_probe(path, None, static, options)
+        return _finish(path, findings, options, notes, error)
     try:
         model = read_model_file(path)
     except ModelReadError as exc:
@@ -62,11 +175,25 @@ def check_path(path: str, options: CheckOptions) -> FileResult:
         probe_requested=not options.static_only,
         unsafe=options.unsafe,
     )
-    findings = run_static_rules(ctx)
+    findings = run_static_rules(ctx) + source_findings(_loss_source(options))
     notes: list[str] = []
-    kept = [f for f in findings if options.selector.is_selected(f.code)]
-    kept.sort(key=_sort_key)
-    return FileResult(path, tuple(kept), notes=tuple(notes))
+    if options.static_only:
+        return _finish(path, findings, options, notes)
+    blocker = _probe_blocker(findings, ctx)
+    if blocker is not None:
+        if "TFP002" not in blocker:  # TFP002 itself says it
+            notes.append(blocker)
+        return _finish(path, findings, options, notes)
+    from tfpcheck.probe import INSTALL_HINT, tf_available
+
+    if not tf_available():
+        notes.append(f"probe skipped: TensorFlow is not installed ({INSTALL_HINT})")
+        return _finish(path, findings, options, notes)
+    options, default_note = _default_loss(ctx, options)
+    if default_note:
+        notes.append(default_note)
+    findings, probe_notes, error = _run_probe(path, model.flavor, findings, options)
+    return _finish(path, findings, options, notes + probe_notes, error)
 
 
 def check_paths(

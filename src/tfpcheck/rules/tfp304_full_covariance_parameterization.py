@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tfpcheck.findings import Finding, Severity
+from tfpcheck.findings import Finding, Severity, Where
 from tfpcheck.model_file.types import FunctionInfo
 from tfpcheck.rules.base import Rule, RuleDoc
 from tfpcheck.rules.context import StaticContext
 from tfpcheck.rules.heads import function_where, layer_where
+from tfpcheck.source_scan import SourceCall
 
 FULL_COVARIANCE = "MultivariateNormalFullCovariance"
 
@@ -54,6 +55,19 @@ def check(ctx: StaticContext) -> Iterator[Finding]:
                 FIX,
                 function_where(loss.function, _call_line(loss.function)),
                 {"distribution": FULL_COVARIANCE, "function": loss.function.location},
+            )
+
+
+def source_findings(calls: list[SourceCall]) -> Iterator[Finding]:
+    """The same mistake found in a loss or factory given as FILE.py:NAME (read with ast)."""
+    for call in calls:
+        if call.short_name == FULL_COVARIANCE:
+            owner = f"'{call.function}'" if call.function else "the module"
+            yield RULE.finding(
+                f"{owner} builds {MESSAGE}",
+                FIX,
+                Where(function=call.function, file=call.file, line=call.line),
+                {"distribution": FULL_COVARIANCE, "call": call.callee},
             )
 
 

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from tfpcheck.model_file.bytecode.errors import BytecodeError
+
 # Field order of a code object differs between Python versions:
 #   "3.11+"    argcount posonly kwonly stacksize flags code consts names localsplusnames
 #              localspluskinds filename name qualname firstlineno linetable exceptiontable
@@ -55,10 +57,14 @@ class CodeObject:
         return self.varnames[:count]
 
     def walk(self) -> Iterator[CodeObject]:
-        """This code object and every code object nested in its constants."""
+        """This code object and every code object nested in its constants, each once."""
         stack: list[CodeObject] = [self]
+        seen: set[int] = set()
         while stack:
             code = stack.pop()
+            if id(code) in seen:
+                continue  # shared by reference: once is enough
+            seen.add(id(code))
             yield code
             stack.extend(c for c in reversed(code.consts) if isinstance(c, CodeObject))
 
@@ -168,3 +174,75 @@ def from_varnames(
         linetable=linetable,
         exceptiontable=exceptiontable,
     )
+
+
+# Shared parts (marshal references, pickle memo entries) let a few bytes describe a huge
+# tree of constants or nested code; every later walk is bounded by these, checked once.
+MAX_TREE_NODES = 100_000  # constants, counted once per place they appear
+MAX_TREE_DEPTH = 100
+MAX_CODE_OBJECTS = 500  # nested code objects, counted the same way
+
+
+@dataclass(frozen=True)
+class TreeSize:
+    nodes: int
+    depth: int
+    codes: int
+
+
+def _children(value: Any) -> tuple[Any, ...]:
+    if isinstance(value, tuple | list | set | frozenset):
+        return tuple(value)
+    if isinstance(value, dict):
+        return (*value.keys(), *value.values())
+    if isinstance(value, CodeObject):
+        return value.consts
+    return ()
+
+
+class TreeMeter:
+    """Measures values as trees without walking shared parts twice (memoized by identity)."""
+
+    def __init__(self) -> None:
+        # id -> (object, size); the object is kept so that its id is not reused
+        self._memo: dict[int, tuple[Any, TreeSize]] = {}
+
+    def measure(self, root: Any) -> TreeSize:
+        memo, open_ids = self._memo, set()
+        cyclic = TreeSize(MAX_TREE_NODES + 1, MAX_TREE_DEPTH + 1, MAX_CODE_OBJECTS + 1)
+        stack: list[tuple[Any, bool]] = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            key = id(node)
+            if key in memo:
+                continue
+            children = _children(node)
+            if not expanded and children:
+                open_ids.add(key)
+                stack.append((node, True))
+                stack.extend(
+                    (c, False) for c in children if id(c) not in memo and id(c) not in open_ids
+                )
+                continue
+            open_ids.discard(key)
+            # a child still open is an ancestor: a cycle, which no constant can be
+            sizes = [memo[id(c)][1] if id(c) in memo else cyclic for c in children]
+            size = TreeSize(
+                min(1 + sum(s.nodes for s in sizes), MAX_TREE_NODES + 1),
+                min(1 + max((s.depth for s in sizes), default=0), MAX_TREE_DEPTH + 1),
+                min(
+                    isinstance(node, CodeObject) + sum(s.codes for s in sizes),
+                    MAX_CODE_OBJECTS + 1,
+                ),
+            )
+            memo[key] = (node, size)
+        return memo[id(root)][1]
+
+    def check(self, root: Any, what: str) -> None:
+        size = self.measure(root)
+        if size.nodes > MAX_TREE_NODES:
+            raise BytecodeError(f"{what} holds more than {MAX_TREE_NODES} constants")
+        if size.depth > MAX_TREE_DEPTH:
+            raise BytecodeError(f"{what} is nested more than {MAX_TREE_DEPTH} levels deep")
+        if size.codes > MAX_CODE_OBJECTS:
+            raise BytecodeError(f"{what} holds more than {MAX_CODE_OBJECTS} code objects")

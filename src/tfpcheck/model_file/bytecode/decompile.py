@@ -27,7 +27,7 @@ MAX_EXPR_NODES = 400
 MAX_STACK = 1000
 MAX_CALLS = 1000
 
-_UNKNOWN = Expr("unknown", value="...")
+_UNKNOWN = Expr("unknown", value="<...>")  # an expression too large to keep
 
 
 class _Marker:
@@ -72,6 +72,7 @@ _NOOPS = frozenset(
     {"RESUME", "NOP", "PRECALL", "COPY_FREE_VARS", "MAKE_CELL", "TO_BOOL", "NOT_TAKEN"}
 )
 INTRINSIC_UNARY_POSITIVE = 5
+INTRINSIC_LIST_TO_TUPLE = 6
 
 
 def line_table(code: CodeObject) -> list[tuple[int, int, int | None]]:
@@ -152,6 +153,7 @@ class _Machine:
         self.result = Decompiled()
         self.sizes: dict[int, int] = {}
         self.keep: list[Expr] = []  # keeps sized exprs alive so their ids stay unique
+        self.dicts: dict[int, list[tuple[Expr | None, Expr]]] = {}  # dict displays built
         self.lines = line_table(code)
 
     # ---- expressions with a size cap ----
@@ -259,9 +261,9 @@ class _Machine:
         """Run one instruction; True when the function returned."""
         if name in _NOOPS:
             return False
-        handler = getattr(self, f"op_{name}", None)
+        handler = _HANDLERS.get(name)
         if handler is not None:
-            return bool(handler(arg, offset))
+            return bool(handler(self, arg, offset))
         if name in _UNARY:
             self.push(self.make("unary", _UNARY[name], (self.pop_expr(),)))
             return False
@@ -356,9 +358,11 @@ class _Machine:
     def op_LIST_EXTEND(self, arg: int, offset: int) -> None:
         items = self.pop_expr()
         target = self.stack[-arg] if 1 <= arg <= len(self.stack) else None
-        if not (isinstance(target, Expr) and target.kind == "tuple" and items.kind == "tuple"):
-            raise _Stop("list extended with something other than a literal")
-        self.stack[-arg] = self.make("tuple", "list", (*target.args, *items.args))
+        if not (isinstance(target, Expr) and target.kind == "tuple"):
+            raise _Stop(f"list extended at byte {offset} is not a list")
+        # [a, *b]: a tuple literal spreads into items, anything else stays starred
+        added = items.args if items.kind == "tuple" else (self.make("unary", "*", (items,)),)
+        self.stack[-arg] = self.make("tuple", "list", (*target.args, *added))
 
     def op_LIST_TO_TUPLE(self, arg: int, offset: int) -> None:
         items = self.pop_expr()
@@ -375,16 +379,34 @@ class _Machine:
 
     def op_BUILD_MAP(self, arg: int, offset: int) -> None:
         items = self.pop_many(2 * arg)
-        pairs = [(items[i], items[i + 1]) for i in range(0, len(items), 2)]
-        self.push(self.make("unknown", _dict_text(pairs), tuple(items)))
+        self.push(self.dict_expr([(items[i], items[i + 1]) for i in range(0, len(items), 2)]))
 
     def op_BUILD_CONST_KEY_MAP(self, arg: int, offset: int) -> None:
         keys = self.pop_expr()
         values = self.pop_many(arg)
         if keys.kind != "tuple" or len(keys.args) != arg:
             raise _Stop("BUILD_CONST_KEY_MAP without a key tuple")
-        pairs = list(zip(keys.args, values, strict=True))
-        self.push(self.make("unknown", _dict_text(pairs), tuple(values)))
+        self.push(self.dict_expr(list(zip(keys.args, values, strict=True))))
+
+    def op_DICT_MERGE(self, arg: int, offset: int) -> None:
+        other = self.pop_expr()
+        target = self.stack[-arg] if 1 <= arg <= len(self.stack) else None
+        pairs = self.dicts.get(id(target))
+        if pairs is None:
+            raise _Stop(f"dict merged at byte {offset} is not a dict literal")
+        self.stack[-arg] = self.dict_expr([*pairs, (None, other)])  # {..., **other}
+
+    op_DICT_UPDATE = op_DICT_MERGE
+
+    def dict_expr(self, pairs: list[tuple[Expr | None, Expr]]) -> Expr:
+        """A dict display, kept as "unknown" with its text; its pairs are remembered."""
+        parts = [f"{render(k)}: {render(v)}" if k else f"**{render(v)}" for k, v in pairs]
+        args = tuple(a for pair in pairs for a in pair if a is not None)
+        expr = self.make("unknown", "{" + ", ".join(parts) + "}", args)
+        if expr is not _UNKNOWN:  # the shared placeholder must never pass for a dict
+            self.dicts[id(expr)] = pairs
+            self.keep.append(expr)
+        return expr
 
     # operators
 
@@ -426,9 +448,13 @@ class _Machine:
         self.push(self.make("binop", "not in" if arg else "in", (left, right)))
 
     def op_CALL_INTRINSIC_1(self, arg: int, offset: int) -> None:
-        if arg != INTRINSIC_UNARY_POSITIVE:
+        # 3.12 turned UNARY_POSITIVE and LIST_TO_TUPLE into intrinsics
+        if arg == INTRINSIC_UNARY_POSITIVE:
+            self.push(self.make("unary", "+", (self.pop_expr(),)))
+        elif arg == INTRINSIC_LIST_TO_TUPLE:
+            self.op_LIST_TO_TUPLE(arg, offset)
+        else:
             raise _Stop(f"unsupported intrinsic {arg} at byte {offset}")
-        self.push(self.make("unary", "+", (self.pop_expr(),)))
 
     # calls
 
@@ -477,9 +503,17 @@ class _Machine:
         if not isinstance(func, Expr):
             raise _Stop(f"call at byte {offset} does not match the stack")
         args = star.args if star.kind == "tuple" else (self.make("unary", "*", (star,)),)
+        keywords: list[tuple[str, Expr]] = []
         if kwargs is not None:
-            args = (*args, self.make("unary", "**", (kwargs,)))
-        self.emit(func, tuple(a for a in args if a is not None), (), offset)
+            pairs = self.dicts.get(id(kwargs), [(None, kwargs)])
+            for key, value in pairs:
+                if key is None:
+                    args = (*args, self.make("unary", "**", (value,)))
+                elif key.kind == "const" and isinstance(key.value, str):
+                    keywords.append((key.value, value))
+                else:
+                    raise _Stop(f"call at byte {offset} with a computed keyword")
+        self.emit(func, tuple(a for a in args if a is not None), tuple(keywords), offset)
 
     def emit(
         self,
@@ -519,6 +553,12 @@ class _Machine:
         return True
 
 
+# instruction name -> handler, fixed when the module loads (no lookup by computed name)
+_HANDLERS: dict[str, Any] = {
+    name[3:]: func for name, func in vars(_Machine).items() if name.startswith("op_")
+}
+
+
 def _is_none(expr: Expr) -> bool:
     return expr.kind == "const" and expr.value is None
 
@@ -528,10 +568,6 @@ def _function_text(code: Expr) -> str:
     if text.startswith("<code ") and text.endswith(">"):
         return f"<function {text[6:-1]}>"
     return "<function>"
-
-
-def _dict_text(pairs: list[tuple[Expr | None, Expr]]) -> str:
-    return "{" + ", ".join(f"{render(k)}: {render(v)}" for k, v in pairs if k is not None) + "}"
 
 
 def decompile(code: CodeObject) -> Decompiled:

@@ -28,7 +28,7 @@ from tfpcheck.model_file.bytecode.pickle_scan import (
     scan_pickle,
 )
 from tfpcheck.model_file.bytecode.versions import RUNNING, VersionGuess, guess_version, loaded_names
-from tfpcheck.model_file.types import CodeSource, FunctionInfo
+from tfpcheck.model_file.types import CallSite, CodeSource, FunctionInfo
 
 __all__ = [
     "BytecodeError",
@@ -40,6 +40,10 @@ __all__ = [
 
 MAX_VALUE_DEPTH = 8  # nesting kept when simplifying closure values and defaults
 MAX_VALUE_ITEMS = 256
+MAX_VALUE_NODES = 10_000
+MAX_GLOBAL_REFS = 1000
+MAX_REFERENCED_FUNCTIONS = 32
+MAX_DECOMPILE_BYTES = 1024 * 1024
 MAX_REFERENCED_DEPTH = 4  # functions in closures of functions in closures of ...
 LAMBDA = "__lambda__"
 
@@ -62,18 +66,23 @@ def _decode(data: Any, what: str) -> bytes:
 # ---- values stored beside the code ----
 
 
-def simple_value(value: Any, depth: int = 0) -> Any:
+def simple_value(value: Any, depth: int = 0, budget: list[int] | None = None) -> Any:
     """A closure value or default as plain data; anything else becomes a "<...>" placeholder."""
+    # pickle memo entries can be shared: a budget bounds the walk, not just its depth
+    budget = [MAX_VALUE_NODES] if budget is None else budget
+    budget[0] -= 1
+    if budget[0] < 0:
+        return "<object>"
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, FunctionInfo):
         return value  # already read (tf_keras closure lambdas, read by the caller)
     if isinstance(value, Cell):
-        return simple_value(value.value, depth)
+        return simple_value(value.value, depth, budget)
     if isinstance(value, tuple | list):
         if depth >= MAX_VALUE_DEPTH:
             return "<object>"
-        return tuple(simple_value(v, depth + 1) for v in value[:MAX_VALUE_ITEMS])
+        return tuple(simple_value(v, depth + 1, budget) for v in value[:MAX_VALUE_ITEMS])
     if isinstance(value, ModuleRef):
         return f"<module {value.name}>"
     if isinstance(value, GlobalRef):
@@ -95,9 +104,10 @@ def simple_value(value: Any, depth: int = 0) -> Any:
 def _simple_tuple(values: Any) -> tuple[Any, ...]:
     if values is None:
         return ()
+    budget = [MAX_VALUE_NODES]
     if isinstance(values, tuple | list):
-        return tuple(simple_value(v, 1) for v in values[:MAX_VALUE_ITEMS])
-    return (simple_value(values),)
+        return tuple(simple_value(v, 1, budget) for v in values[:MAX_VALUE_ITEMS])
+    return (simple_value(values, 1, budget),)
 
 
 def _simple_consts(consts: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -134,49 +144,67 @@ def _code_dangerous(
     return dangerous_refs(code_names=names, code_globals=loaded, aliases=aliases)
 
 
+class _Describer:
+    """Builds FunctionInfo fields for a code object tree, each shared code object once."""
+
+    def __init__(self, source: CodeSource, guess: VersionGuess, aliases: dict[str, str]) -> None:
+        self.source = source
+        self.guess = guess
+        self.aliases = aliases
+        self.done: dict[int, FunctionInfo] = {}
+        self.budget = MAX_DECOMPILE_BYTES  # hostile data can hold megabytes of bytecode
+
+    def fields(self, code: CodeObject) -> dict[str, Any]:
+        guess = self.guess
+        notes: list[str] = []
+        calls: tuple[CallSite, ...] = ()
+        returns = None
+        if not guess.matches_running:
+            writer = (
+                "Python " + " or ".join("{}.{}".format(*v) for v in guess.candidates)
+                if guess.candidates
+                else "an unrecognized Python version"
+            )
+            running = f"{RUNNING[0]}.{RUNNING[1]}"
+            notes.append(f"bytecode of {writer}: calls are not decoded under Python {running}")
+        elif len(code.code) > self.budget:
+            notes.append("calls not decoded: too much bytecode")
+        else:
+            self.budget -= len(code.code)
+            result = decompile(code)
+            calls, returns = tuple(result.calls), result.returns
+            if result.stopped:
+                notes.append(f"calls decoded only up to where decoding stopped: {result.stopped}")
+        return {
+            "name": code.name,
+            "qualname": code.qualname,
+            "filename": code.filename,
+            "firstlineno": code.firstlineno,
+            "argnames": code.argnames,
+            "names": code.names,
+            "consts": _simple_consts(code.consts),
+            "freevars": code.freevars,
+            "calls": calls,
+            "returns": returns,
+            "python_version": guess.exact,
+            "python_versions": guess.candidates,
+            "version_mismatch": not guess.matches_running,
+            "dangerous": _code_dangerous(code, guess, self.aliases),
+            "nested": tuple(self.nested(inner) for inner in code.nested),
+            "notes": tuple(notes),
+        }
+
+    def nested(self, code: CodeObject) -> FunctionInfo:
+        if id(code) not in self.done:
+            self.done[id(code)] = FunctionInfo(source=self.source, **self.fields(code))
+        return self.done[id(code)]
+
+
 def _code_info(
     code: CodeObject, source: CodeSource, guess: VersionGuess, aliases: dict[str, str]
 ) -> dict[str, Any]:
     """FunctionInfo fields that come from the code object itself (and its nested code)."""
-    notes: list[str] = []
-    calls: tuple = ()
-    returns = None
-    if guess.matches_running:
-        result = decompile(code)
-        calls, returns = tuple(result.calls), result.returns
-        if result.stopped:
-            notes.append(f"calls decoded only up to where decoding stopped: {result.stopped}")
-    else:
-        writer = (
-            "Python " + " or ".join("{}.{}".format(*v) for v in guess.candidates)
-            if guess.candidates
-            else "an unrecognized Python version"
-        )
-        notes.append(
-            f"bytecode of {writer}: calls are not decoded under Python {RUNNING[0]}.{RUNNING[1]}"
-        )
-    nested = tuple(
-        FunctionInfo(source=source, **_code_info(inner, source, guess, aliases))
-        for inner in code.nested
-    )
-    return {
-        "name": code.name,
-        "qualname": code.qualname,
-        "filename": code.filename,
-        "firstlineno": code.firstlineno,
-        "argnames": code.argnames,
-        "names": code.names,
-        "consts": _simple_consts(code.consts),
-        "freevars": code.freevars,
-        "calls": calls,
-        "returns": returns,
-        "python_version": guess.exact,
-        "python_versions": guess.candidates,
-        "version_mismatch": not guess.matches_running,
-        "dangerous": _code_dangerous(code, guess, aliases),
-        "nested": nested,
-        "notes": tuple(notes),
-    }
+    return _Describer(source, guess, aliases).fields(code)
 
 
 # ---- marshal ----
@@ -239,12 +267,15 @@ def _describe_record(
         raise BytecodeError("the pickled function has no readable code object")
     globals_ = state.get("__globals__")
     globals_ = globals_ if isinstance(globals_, dict) else {}
-    global_refs = tuple((str(k), _ref_text(v)) for k, v in globals_.items())
+    items = list(globals_.items())[:MAX_GLOBAL_REFS]
+    global_refs = tuple((k if isinstance(k, str) else "<object>", _ref_text(v)) for k, v in items)
     modules = [v.name for v in globals_.values() if isinstance(v, ModuleRef)]
     submodules = state.get("_cloudpickle_submodules")
     if isinstance(submodules, list):
         modules += [v.name for v in submodules if isinstance(v, ModuleRef)]
-    aliases = {str(k): v.name for k, v in globals_.items() if isinstance(v, ModuleRef)}
+    aliases = {  # every one, however many: a danger must not hide behind filler entries
+        k: v.name for k, v in globals_.items() if isinstance(k, str) and isinstance(v, ModuleRef)
+    }
     closure = state.get("__closure__")
     if not isinstance(closure, tuple):
         closure = record.closure if isinstance(record.closure, tuple) else ()
@@ -255,7 +286,10 @@ def _describe_record(
     referenced = tuple(
         _describe_record(r, pickle_globals, seen, depth + 1)
         for r in related
-        if isinstance(r, FuncRecord) and id(r) not in seen and depth < MAX_REFERENCED_DEPTH
+        if isinstance(r, FuncRecord)
+        and id(r) not in seen
+        and depth < MAX_REFERENCED_DEPTH
+        and len(seen) < MAX_REFERENCED_FUNCTIONS
     )
     info = _code_info(code, "cloudpickle", guess_version(code), aliases)
     qualname = state.get("__qualname__")

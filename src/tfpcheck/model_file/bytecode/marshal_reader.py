@@ -11,7 +11,13 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from tfpcheck.model_file.bytecode.code import CodeObject, Layout, from_localsplus, from_varnames
+from tfpcheck.model_file.bytecode.code import (
+    CodeObject,
+    Layout,
+    TreeMeter,
+    from_localsplus,
+    from_varnames,
+)
 from tfpcheck.model_file.bytecode.errors import BytecodeError
 
 # Limits against hostile input: marshal's own stack limit is 2000, but real lambdas nest a
@@ -321,9 +327,12 @@ def read_code(data: bytes) -> CodeObject:
     errors: list[str] = []
     for layout in _probe_order(data):
         try:
-            return read_marshal(data, layout)
+            code = read_marshal(data, layout)
         except BytecodeError as exc:
             errors.append(f"as Python {layout}: {exc}")
+            continue
+        TreeMeter().check(code, "the code object")
+        return code
     if len(data) > 17 and data[17] & ~FLAG_REF == ord("s"):
         # Python 2 stores 4 ints before co_code
         raise BytecodeError("marshal data holds a Python 2 code object, which is not supported")

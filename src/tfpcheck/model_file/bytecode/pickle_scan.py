@@ -15,7 +15,7 @@ import pickletools
 from dataclasses import dataclass, field
 from typing import Any
 
-from tfpcheck.model_file.bytecode.code import CodeObject, Layout, from_varnames
+from tfpcheck.model_file.bytecode.code import CodeObject, Layout, TreeMeter, from_varnames
 from tfpcheck.model_file.bytecode.errors import BytecodeError
 
 # A Keras config caps code text at 16 MiB; these bound what a hostile pickle can allocate.
@@ -94,6 +94,7 @@ class _Machine:
         self.stack: list[Any] = []
         self.metastack: list[list[Any]] = []
         self.memo: dict[int, Any] = {}
+        self.meter = TreeMeter()  # shared, so memoized sizes serve every code object
         self.scan = PickleScan()
         self._seen: set[tuple[str, str]] = set()
 
@@ -280,7 +281,7 @@ class _Machine:
         if not isinstance(args, tuple):
             return Reduced(func, args)
         if func is _CODETYPE or func == GlobalRef("types", "CodeType"):
-            return code_from_args(args)
+            return code_from_args(args, self.meter)
         if not (isinstance(func, GlobalRef) and "cloudpickle" in func.module.split(".")):
             return Reduced(func, args)
         helper = func.name
@@ -355,7 +356,7 @@ def _const(value: Any) -> Any:
     return value
 
 
-def code_from_args(args: tuple[Any, ...]) -> CodeObject:
+def code_from_args(args: tuple[Any, ...], meter: TreeMeter | None = None) -> CodeObject:
     """A code object from the arguments cloudpickle gives types.CodeType."""
     n = len(args)
     if n == 18:  # 3.11+: ... name, qualname, firstlineno, linetable, exceptiontable, ...
@@ -390,6 +391,7 @@ def code_from_args(args: tuple[Any, ...]) -> CodeObject:
     )
     if not ok:
         raise BytecodeError("CodeType arguments of the wrong types")
+    (meter or TreeMeter()).check(consts, "co_consts")
     return from_varnames(
         layout=layout,
         argcount=argcount,

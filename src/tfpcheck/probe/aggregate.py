@@ -1,0 +1,86 @@
+"""One finding per cause: drop findings another one explains, merge static + probe evidence."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from tfpcheck.findings import Confidence, Finding, Where
+
+# code -> codes it explains (and so suppresses) among the probe's own findings.
+EXPLAINS = {
+    "TFP201": {"TFP108", "TFP102", "TFP401", "TFP302"},
+    "TFP101": {"TFP107", "TFP103"},
+    "TFP104": {"TFP103"},
+    "TFP301": {"TFP302"},
+    "TFP205": {"TFP101", "TFP102", "TFP103", "TFP108", "TFP107"},
+}
+
+
+def suppress(findings: list[Finding]) -> list[Finding]:
+    codes = {f.code for f in findings}
+    dropped = set().union(*(EXPLAINS[c] for c in codes if c in EXPLAINS))
+    kept = [f for f in findings if f.code not in dropped]
+    # A failed Cholesky is TFP304's evidence, not a separate failure.
+    if any(f.code == "TFP304" and "op" in f.evidence for f in kept):
+        kept = [
+            f
+            for f in kept
+            if not (f.code in {"TFP108", "TFP102"} and "cholesky" in str(f.evidence).lower())
+        ]
+    return kept
+
+
+def _base(layer: str | None) -> str | None:
+    return layer.rsplit("/", 1)[-1] if layer else None
+
+
+def _merge_where(probe: Where, static: Where) -> Where:
+    return Where(
+        layer=probe.layer or static.layer,
+        layer_index=probe.layer_index if probe.layer_index is not None else static.layer_index,
+        function=probe.function or static.function,
+        file=probe.file or static.file,
+        line=probe.line if probe.line is not None else static.line,
+    )
+
+
+def merge(probe: list[Finding], static: tuple[Finding, ...]) -> list[Finding]:
+    """A probe finding that confirms a static one replaces it in the report: one finding."""
+    merged: list[Finding] = []
+    for finding in probe:
+        same_code = [s for s in static if s.code == finding.code]
+        match = next(
+            (s for s in same_code if _base(s.where.layer) == _base(finding.where.layer)), None
+        )
+        probe_same = [f for f in probe if f.code == finding.code]
+        if match is None and len(same_code) == 1 and len(probe_same) == 1:
+            match = same_code[0]  # the same mistake seen from two sides (e.g. softmax layer)
+        if match is None:
+            merged.append(finding)
+            continue
+        where = _merge_where(match.where, finding.where) if match.where.layer else finding.where
+        merged.append(
+            replace(
+                finding,
+                where=where,
+                evidence={**dict(match.evidence), **dict(finding.evidence)},
+                tier="probe",
+                confidence=Confidence.HIGH,
+            )
+        )
+    return merged
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for finding in findings:
+        key = (finding.code, finding.message)
+        if key not in seen:
+            seen.add(key)
+            unique.append(finding)
+    return unique
+
+
+def finalize(probe: list[Finding], static: tuple[Finding, ...]) -> list[Finding]:
+    return merge(suppress(_dedupe(probe)), static)

@@ -1,0 +1,224 @@
+"""Probe inputs and targets: from --data, from a pinned --target-shape, or synthesized.
+
+Synthesized targets are right by construction (labels for sparse losses, one-hot for
+categorical ones, samples of the output distribution for nll). Unless the target shape is
+pinned, a scalar event is tried both as (N,) and as (N, 1): a loss that is right for one
+and silently broadcasts for the other is the most common bug of all.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tfpcheck.probe.observations import LossInfo, OutputInfo, Shape, TargetVariant
+
+SEED = 20240611
+SPARSE_LOSSES = frozenset({"sparse_categorical_crossentropy"})
+ONE_HOT_LOSSES = frozenset({"categorical_crossentropy", "categorical_focal_crossentropy"})
+BINARY_LOSSES = frozenset({"binary_crossentropy", "binary_focal_crossentropy"})
+INTEGER_DISTRIBUTIONS = frozenset({"Categorical", "Bernoulli", "Poisson", "Binomial"})
+
+
+class InputError(Exception):
+    """The probe cannot make inputs for this model (a usage error)."""
+
+
+@dataclass
+class Probe:
+    x: Any  # array or list of arrays, N examples
+    n: int
+    notes: list[str]
+
+
+def _input_specs(model: Any) -> list[tuple[Shape, str]]:
+    inputs = getattr(model, "inputs", None)
+    if not inputs:
+        raise InputError(
+            "the model is not built (no input shape): build it with an Input layer, or pass "
+            "--data FILE.npz with example inputs"
+        )
+    specs = []
+    for tensor in inputs:
+        shape = tuple(-1 if d is None else int(d) for d in tensor.shape[1:])
+        dtype = getattr(tensor.dtype, "name", None) or str(tensor.dtype)
+        specs.append((shape, dtype))
+    return specs
+
+
+def _embedding_vocab(model: Any) -> int | None:
+    sizes = [
+        int(layer.input_dim)
+        for layer in _all_layers(model)
+        if type(layer).__name__ == "Embedding" and getattr(layer, "input_dim", None)
+    ]
+    return min(sizes) if sizes else None
+
+
+def _all_layers(model: Any) -> list[Any]:
+    found: list[Any] = []
+    for layer in getattr(model, "layers", []):
+        found.append(layer)
+        if hasattr(layer, "layers"):
+            found.extend(_all_layers(layer))
+    return found
+
+
+def _first_layer_is_embedding(model: Any) -> bool:
+    layers = [
+        layer for layer in getattr(model, "layers", []) if type(layer).__name__ != "InputLayer"
+    ]
+    return bool(layers) and type(layers[0]).__name__ == "Embedding"
+
+
+def make_inputs(model: Any, n: int) -> Any:
+    rng = np.random.default_rng(SEED)
+    specs = _input_specs(model)
+    vocab = _embedding_vocab(model)
+    ids_for_float = len(specs) == 1 and _first_layer_is_embedding(model)
+    arrays = []
+    for shape, dtype in specs:
+        concrete = tuple(8 if d < 0 else d for d in shape)
+        if dtype.startswith(("int", "uint")) or (ids_for_float and vocab):
+            high = vocab or 2
+            arrays.append(rng.integers(0, high, size=(n, *concrete)).astype(dtype))
+        elif dtype == "bool":
+            arrays.append(rng.random(size=(n, *concrete)) < 0.5)
+        else:
+            arrays.append(rng.normal(size=(n, *concrete)).astype(dtype))
+    return arrays[0] if len(arrays) == 1 else arrays
+
+
+def take(x: Any, start: int, stop: int) -> Any:
+    if isinstance(x, list | tuple):
+        return [a[start:stop] for a in x]
+    if isinstance(x, dict):
+        return {k: v[start:stop] for k, v in x.items()}
+    return x[start:stop]
+
+
+def load_data(path: str, n: int) -> tuple[Any, np.ndarray, int, list[str]]:
+    with np.load(path, allow_pickle=False) as data:
+        if "x" not in data or "y" not in data:
+            raise InputError(f"{path} must hold arrays 'x' and 'y' (found {sorted(data.files)})")
+        x, y = data["x"], data["y"]
+    available = min(len(x), len(y))
+    notes = []
+    if available < n:
+        notes.append(f"--data has {available} examples: probing with batch size {available}")
+        n = available
+    if n < 1:
+        raise InputError(f"{path} holds no examples")
+    return x[:n], y[:n], n, notes
+
+
+def _variant(per_example: Shape, canonical: bool, source: str = "synthesized") -> TargetVariant:
+    label = "(N, " + ", ".join(str(d) for d in per_example) + ")" if per_example else "(N,)"
+    return TargetVariant(label, per_example, canonical, source)  # type: ignore[arg-type]
+
+
+def _toggle_trailing_one(per_example: Shape) -> Shape | None:
+    if per_example == ():
+        return (1,)
+    if per_example == (1,):
+        return ()
+    return None
+
+
+def _reshaped(y: np.ndarray, per_example: Shape) -> np.ndarray:
+    return y.reshape((y.shape[0], *per_example))
+
+
+def _classes(output: OutputInfo, classes: int | None) -> int:
+    if classes:
+        return classes
+    if output.classes:
+        return output.classes
+    last = output.shape[-1] if output.shape else 1
+    return max(int(last), 2)
+
+
+def synthesize(
+    output: OutputInfo, loss: LossInfo, n: int, sample: np.ndarray | None
+) -> list[tuple[TargetVariant, np.ndarray]]:
+    """Targets right by construction, plus the other scalar-event shape users feed."""
+    rng = np.random.default_rng(SEED + 1)
+    uses_samples = output.is_distribution and loss.kind != "keras"
+    if uses_samples and sample is not None:
+        y = sample
+        per = tuple(y.shape[1:])
+        variants = [(_variant(per, True), y)]
+    elif loss.kind == "keras" and loss.name in SPARSE_LOSSES:
+        k = _classes(output, None)
+        y = rng.integers(0, k, size=(n,)).astype("int64")
+        variants = [(_variant((), True), y)]
+    elif loss.kind == "keras" and loss.name in ONE_HOT_LOSSES:
+        k = _classes(output, None)
+        y = np.eye(k, dtype="float32")[rng.integers(0, k, size=(n,))]
+        per = tuple(output.shape[1:]) if output.shape[1:] else (k,)
+        if math.prod(per) == k:
+            y = y.reshape((n, *per))
+        variants = [(_variant(tuple(y.shape[1:]), True), y)]
+    elif loss.kind == "keras" and loss.name in BINARY_LOSSES:
+        per = tuple(output.shape[1:])
+        y = (rng.random(size=(n, *per)) < 0.5).astype("float32")
+        variants = [(_variant(per, True), y)]
+    elif loss.kind == "keras":
+        per = tuple(output.shape[1:])
+        y = rng.random(size=(n, *per)).astype(
+            output.dtype if "float" in output.dtype else "float32"
+        )
+        variants = [(_variant(per, True), y)]
+    else:
+        # A custom loss on a tensor output: a scalar regression target, fed as (N, 1).
+        dtype = output.dtype if "float" in output.dtype else "float32"
+        y = rng.normal(size=(n, 1)).astype(dtype)
+        variants = [(_variant((1,), True), y)]
+    base_variant, base = variants[0]
+    other = _toggle_trailing_one(base_variant.per_example)
+    if other is not None:
+        variants.append((_variant(other, False), _reshaped(base, other)))
+    return variants
+
+
+def pinned(
+    output: OutputInfo,
+    loss: LossInfo,
+    n: int,
+    per_example: Shape,
+    classes: int | None,
+    sample: np.ndarray | None,
+) -> list[tuple[TargetVariant, np.ndarray]]:
+    """Targets of the shape the user pinned with --target-shape (and --classes)."""
+    rng = np.random.default_rng(SEED + 2)
+    k = _classes(output, classes)
+    size = math.prod(per_example)
+    variant = _variant(per_example, True, "target-shape")
+    labels = rng.integers(0, k, size=(n,))
+    onehot_wanted = size > 1 and per_example[-1] == k
+    if output.is_distribution and loss.kind != "keras" and sample is not None:
+        dist = output.distribution or ""
+        if sample[0].size == size:
+            return [(variant, sample.reshape((n, *per_example)))]
+        if dist in {"Categorical"} and onehot_wanted:
+            return [(variant, np.eye(k, dtype="float32")[labels].reshape((n, *per_example)))]
+        if dist == "OneHotCategorical" and size == 1:
+            return [(variant, labels.reshape((n, *per_example)).astype("int32"))]
+        return [(variant, rng.random(size=(n, *per_example)).astype("float32"))]
+    name = loss.name or ""
+    if name in SPARSE_LOSSES | ONE_HOT_LOSSES:
+        if onehot_wanted:
+            y = np.eye(k, dtype="float32")[labels].reshape((n, *per_example))
+        else:
+            y = labels.reshape((n, *per_example)).astype("int64")
+        return [(variant, y)]
+    if name in BINARY_LOSSES:
+        return [(variant, (rng.random(size=(n, *per_example)) < 0.5).astype("float32"))]
+    return [(variant, rng.random(size=(n, *per_example)).astype("float32"))]
+
+
+def from_data(y: np.ndarray) -> list[tuple[TargetVariant, np.ndarray]]:
+    return [(_variant(tuple(y.shape[1:]), True, "data"), y)]

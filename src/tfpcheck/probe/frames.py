@@ -1,0 +1,154 @@
+"""Find the user's code in stacks and tracebacks, and summarize TensorFlow errors."""
+
+from __future__ import annotations
+
+import functools
+import linecache
+import os
+import re
+import sys
+import sysconfig
+import traceback
+from dataclasses import dataclass
+from types import FrameType, TracebackType
+
+# Packages whose frames are never the user's code (their directories, found when first needed).
+LIBRARY_PACKAGES = (
+    "tensorflow",
+    "tensorflow_probability",
+    "tf_keras",
+    "keras",
+    "absl",
+    "numpy",
+    "optree",
+    "h5py",
+    "decorator",
+    "wrapt",
+    "tree",
+    "cloudpickle",
+    "ml_dtypes",
+    "tfpcheck",
+)
+# Reaching our own driver means the call came from tfpcheck, not from user code.
+ORCHESTRATION_FILES = ("runner.py", "evaluate.py", "probe_run.py")
+_PROBE_DIR = os.path.dirname(os.path.abspath(__file__))
+_STDLIB = os.path.abspath(sysconfig.get_paths()["stdlib"]).rstrip(os.sep) + os.sep
+
+
+@functools.cache
+def _library_dirs() -> tuple[str, ...]:
+    dirs: list[str] = []
+    for name in LIBRARY_PACKAGES:
+        module = sys.modules.get(name)
+        path = getattr(module, "__file__", None) if module else None
+        if path:
+            dirs.append(os.path.dirname(os.path.abspath(path)))
+    return tuple(d.rstrip(os.sep) + os.sep for d in dirs)
+
+
+@dataclass(frozen=True)
+class Site:
+    file: str
+    line: int
+    function: str
+    code: str  # the source line, stripped ("" when unavailable)
+
+    def describe(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+def is_library(path: str) -> bool:
+    if path.startswith("<"):  # <frozen ...>, <string>: not a file the user can open
+        return True
+    if "__autograph_generated_file" in path:  # autograph's rewrite of some function
+        return True
+    path = os.path.abspath(path)
+    if path.startswith(_library_dirs()):
+        return True
+    # The standard library, but not packages installed under it (a user's `pkg.module`).
+    in_packages = "site-packages" in path or "dist-packages" in path
+    return path.startswith(_STDLIB) and not in_packages
+
+
+def is_orchestration(path: str) -> bool:
+    path = os.path.abspath(path)
+    return os.path.dirname(path) == _PROBE_DIR and os.path.basename(path) in ORCHESTRATION_FILES
+
+
+def _site(filename: str, lineno: int, function: str) -> Site:
+    return Site(filename, lineno, function, linecache.getline(filename, lineno).strip())
+
+
+def user_frame_of_stack(skip: int = 1) -> Site | None:
+    """The innermost frame of the current stack that is user code, before tfpcheck's own."""
+    frame: FrameType | None = sys._getframe(skip)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if is_orchestration(filename):
+            return None
+        if not is_library(filename):
+            return _site(filename, frame.f_lineno, frame.f_code.co_name)
+        frame = frame.f_back
+    return None
+
+
+def user_frame_of_traceback(tb: TracebackType | None) -> Site | None:
+    """The innermost user frame in an exception's traceback."""
+    found: Site | None = None
+    for summary in traceback.extract_tb(tb):
+        if not is_library(summary.filename) and not is_orchestration(summary.filename):
+            found = _site(summary.filename, summary.lineno or 0, summary.name)
+    return found
+
+
+_TF_PREFIX = re.compile(r"^\{\{function_node [^}]*\}\}\s*")
+_OP_SUFFIX = re.compile(r"\s*\[Op:(\w+)\](?:\s*name:.*)?$", re.S)
+_OP_IN_NODE = re.compile(r"__wrapped__(\w+?)_device_")
+_LAYER = re.compile(r"calling layer '([^']+)'|Exception encountered when calling (\w+)\.call")
+
+
+@dataclass(frozen=True)
+class ErrorSummary:
+    kind: str  # exception class name
+    message: str  # one line, TensorFlow's decorations removed
+    op: str | None  # the TensorFlow op that failed, e.g. "Reshape"
+    site: Site | None  # the user's frame
+    layer: str | None  # the Keras layer being called, when the message names one
+
+    def describe(self) -> str:
+        op = f" [op {self.op}]" if self.op else ""
+        return f"{self.kind}: {self.message}{op}"
+
+
+def _first_meaningful_line(text: str) -> str:
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("Exception encountered", "Call arguments")):
+            return line
+    return text.strip()
+
+
+def summarize_error(exc: BaseException) -> ErrorSummary:
+    raw = str(exc)
+    op: str | None = None
+    node = _OP_IN_NODE.search(raw)
+    if node:
+        op = node.group(1)
+    text = _TF_PREFIX.sub("", raw.strip())
+    suffix = _OP_SUFFIX.search(text)
+    if suffix:
+        op = suffix.group(1)
+        text = text[: suffix.start()]
+    layer_match = _LAYER.search(raw)
+    layer = layer_match.group(1) or layer_match.group(2) if layer_match else None
+    # Keras wraps layer errors: the inner exception carries the useful line.
+    inner = exc.__cause__ or exc.__context__
+    message = _first_meaningful_line(text)
+    if layer and inner is not None and not message.strip():
+        message = _first_meaningful_line(str(inner))
+    if len(message) > 300:
+        message = message[:297] + "..."
+    site = user_frame_of_traceback(exc.__traceback__)
+    if site is None and inner is not None:
+        site = user_frame_of_traceback(inner.__traceback__)
+    return ErrorSummary(type(exc).__name__, message, op, site, layer)

@@ -1,0 +1,185 @@
+"""See every distribution: patch `tfd.Distribution.log_prob` and `__init__` while probing.
+
+Subclasses implement `_log_prob` and call `Distribution.__init__` through `super()`, so
+patching the base class sees distributions built in a layer, in a loss or inside TFP
+itself. The originals are restored on exit, whatever happens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfpcheck.probe.frames import Site, user_frame_of_stack
+from tfpcheck.probe.observations import DistRecord, Shape
+
+Distribution = tfp.distributions.Distribution
+MAX_VALUES = 200_000  # keep parameter values up to this size (probe batches are small)
+# tfp.layers' tensor-coercible wrapper around the distribution a layer built.
+WRAPPERS = frozenset({"_TensorCoercible"})
+
+
+def shape_of(value: Any) -> Shape | None:
+    shape = getattr(value, "shape", None)
+    if shape is None:
+        return None
+    try:
+        return tuple(int(d) if d is not None else -1 for d in shape)
+    except TypeError:
+        return None
+
+
+def _tensor_shape(shape: Any) -> Shape | None:
+    try:
+        return tuple(int(d) for d in tf.TensorShape(shape).as_list())
+    except (TypeError, ValueError):
+        return None
+
+
+def _event_ndims(dist: Any) -> dict[str, int]:
+    try:
+        props = type(dist).parameter_properties()
+    except Exception:  # some classes do not implement it; their shapes are still recorded
+        return {}
+    result: dict[str, int] = {}
+    for name, prop in props.items():
+        ndims = prop.event_ndims
+        try:
+            value = ndims(dist) if callable(ndims) else ndims
+        except Exception:
+            continue
+        if isinstance(value, int):
+            result[name] = value
+    return result
+
+
+def _numpy(value: Any) -> np.ndarray | None:
+    if isinstance(value, np.ndarray | float | int):
+        return np.asarray(value)
+    if tf.is_tensor(value) or isinstance(value, tf.Variable):
+        try:
+            array = np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+        except Exception:  # symbolic tensor: shapes only
+            return None
+        return array if array.size <= MAX_VALUES else None
+    return None
+
+
+class Recorder:
+    """Collects DistRecords; `mark_loss()` flags the records made while the loss runs."""
+
+    def __init__(self, current_layer: Callable[[], str | None]) -> None:
+        self.records: list[DistRecord] = []  # log_prob calls
+        self.constructed: list[DistRecord] = []  # every distribution built
+        self._origins: dict[int, tuple[Site | None, str | None]] = {}
+        self._keep: list[Any] = []  # keep distributions alive so ids are not reused
+        self._depth = 0
+        self._current_layer = current_layer
+        self.in_loss = False
+
+    def take(self) -> tuple[list[DistRecord], list[DistRecord]]:
+        """The log_prob records and the construction records since the last take."""
+        records, self.records = self.records, []
+        constructed, self.constructed = self.constructed, []
+        self._keep.clear()
+        self._origins.clear()
+        return records, constructed
+
+    def built(self, dist: Any) -> None:
+        self._keep.append(dist)
+        site, layer = user_frame_of_stack(3), self._current_layer()
+        self._origins[id(dist)] = (site, layer)
+        # Distributions are seen when built too: a Keras loss on a tfp.layers output never
+        # calls log_prob, and its parameters are still the evidence.
+        if type(dist).__name__ in WRAPPERS:
+            return  # the distribution it wraps was recorded when it was built
+        with contextlib.suppress(Exception):
+            self.constructed.append(self._describe(dist, None, site, layer))
+
+    def _describe(
+        self, dist: Any, value: Any, built_at: Site | None, layer: str | None
+    ) -> DistRecord:
+        params = {}
+        with contextlib.suppress(Exception):
+            params = dict(dist.parameters)
+        shapes: dict[str, Shape] = {}
+        values: dict[str, np.ndarray] = {}
+        for key, param in params.items():
+            if key in {"validate_args", "allow_nan_stats", "name"}:
+                continue
+            shape = shape_of(param)
+            if shape is None or isinstance(param, Distribution):
+                continue
+            shapes[key] = shape
+            array = _numpy(param)
+            if array is not None:
+                values[key] = array
+        ndims = _event_ndims(dist)
+        batch_parts = {
+            k: s[: len(s) - ndims[k]] if ndims.get(k, 0) <= len(s) else s
+            for k, s in shapes.items()
+            if k in ndims
+        }
+        return DistRecord(
+            distribution=type(dist).__name__,
+            param_shapes=shapes,
+            param_values=values,
+            param_batch_shapes=batch_parts,
+            batch_shape=_tensor_shape(dist.batch_shape),
+            event_shape=_tensor_shape(dist.event_shape),
+            value_shape=shape_of(value),
+            built_at=built_at,
+            layer=layer,
+            depth=self._depth,
+            in_loss=self.in_loss,
+        )
+
+    def start(self, dist: Any, value: Any) -> DistRecord | None:
+        if type(dist).__name__ in WRAPPERS:
+            # tfp.layers' output forwards to its private methods: record the real one.
+            dist = getattr(dist, "tensor_distribution", None)
+            if dist is None:
+                return None
+        built_at, layer = self._origins.get(id(dist), (None, None))
+        record = self._describe(dist, value, built_at, layer)
+        record.call_site = user_frame_of_stack(3)
+        self.records.append(record)
+        return record
+
+
+@contextlib.contextmanager
+def instrumented(recorder: Recorder) -> Iterator[Recorder]:
+    original_log_prob = Distribution.log_prob
+    original_init = Distribution.__init__
+
+    # TFP builds docstrings of subclasses defined later from these: keep them.
+    @functools.wraps(original_log_prob)
+    def log_prob(self: Any, value: Any, name: str = "log_prob", **kwargs: Any) -> Any:
+        record = recorder.start(self, value)
+        recorder._depth += 1
+        try:
+            result = original_log_prob(self, value, name=name, **kwargs)
+        finally:
+            recorder._depth -= 1
+        if record is not None:
+            record.result_shape = shape_of(result)
+        return result
+
+    @functools.wraps(original_init)
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        recorder.built(self)
+
+    Distribution.log_prob = log_prob  # type: ignore[method-assign]
+    Distribution.__init__ = init  # type: ignore[method-assign]
+    try:
+        yield recorder
+    finally:
+        Distribution.log_prob = original_log_prob  # type: ignore[method-assign]
+        Distribution.__init__ = original_init  # type: ignore[method-assign]

@@ -1,0 +1,317 @@
+"""Load the model with the Keras that wrote it, or build it from the user's factory."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from tfpcheck.findings import Confidence, Finding, Where
+from tfpcheck.probe.frames import ErrorSummary, summarize_error
+from tfpcheck.probe.user_code import UserCodeError, call_factory, module_objects
+from tfpcheck.rules.tfp004_keras_flavor_mismatch import RULE as TFP004
+from tfpcheck.rules.tfp005_unknown_custom_object import RULE as TFP005
+from tfpcheck.rules.tfp108_loss_or_forward_fails import RULE as TFP108
+
+TF_KERAS = "tf_keras"
+KERAS3 = "keras3"
+FLAVOR_FIX = (
+    "tfp.layers are tf_keras (Keras 2) layers: build the model with tf_keras "
+    "(`import tf_keras as tfk` and tfk.layers / tfk.Sequential / tfk.Model instead of "
+    "keras.* or tf.keras.*), `pip install tf-keras` if it is missing, or set "
+    "TF_USE_LEGACY_KERAS=1 before importing TensorFlow so that tf.keras is tf_keras."
+)
+# How Keras 3 refuses a tfp.layers layer, across versions and model kinds.
+KERAS3_TFP_LAYER_ERRORS = (
+    "Only instances of `keras.Layer` can be added",
+    "not a valid Keras layer",
+    "A KerasTensor cannot be used as input to a TensorFlow function",
+    "The added layer must be an instance of class Layer",
+)
+UNKNOWN_OBJECT = re.compile(
+    r"(?:Unknown (layer|loss function|metric function|activation function|object|"
+    r"regularizer|initializer|constraint|optimizer)|Could not locate (class|function))"
+    r"[:]?\s*'?([\w.]+)'?",
+    re.I,
+)
+SAFE_MODE = re.compile(r"safe_mode", re.I)
+TFP_LAYER_NAMES = (
+    "DistributionLambda",
+    "IndependentNormal",
+    "IndependentBernoulli",
+    "IndependentLogistic",
+    "IndependentPoisson",
+    "OneHotCategorical",
+    "MultivariateNormalTriL",
+    "MixtureNormal",
+    "MixtureLogistic",
+    "MixtureSameFamily",
+    "CategoricalMixtureOfOneHotCategorical",
+    "DenseFlipout",
+    "DenseReparameterization",
+    "DenseLocalReparameterization",
+    "DenseVariational",
+    "VariationalGaussianProcess",
+    "KLDivergenceAddLoss",
+    "VariableLayer",
+)
+
+
+@dataclass
+class Loaded:
+    model: Any
+    flavor: str  # "tf_keras" | "keras3"
+    keras: Any  # the tf_keras or keras module the model belongs to
+    compiled_loss: Any = None  # model.loss after loading with compile=True
+    factory_loss: Any = None  # the loss a factory returned with the model
+    is_factory: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LoadFailure:
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def is_factory_reference(path: str) -> bool:
+    if os.path.exists(path):
+        return False
+    target, sep, name = path.rpartition(":")
+    return bool(sep and target and name and re.fullmatch(r"[\w.]+", name))
+
+
+def file_flavor(path: str) -> str:
+    """Which Keras wrote a model file: metadata.json / HDF5 keras_version; dirs are tf_keras."""
+    if os.path.isdir(path):
+        return TF_KERAS
+    version = ""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                version = str(json.loads(archive.read("metadata.json")).get("keras_version", ""))
+        else:
+            import h5py
+
+            with h5py.File(path, "r") as handle:
+                raw = handle.attrs.get("keras_version", b"")
+                version = raw.decode() if isinstance(raw, bytes) else str(raw)
+    except Exception:  # the static tier reports unreadable files; guess the legacy loader
+        return TF_KERAS
+    return KERAS3 if version.startswith("3") else TF_KERAS
+
+
+def _probe_finding(rule: Any, message: str, fix: str, where: Where, evidence: dict) -> Finding:
+    return rule.finding(message, fix, where, evidence, tier="probe", confidence=Confidence.HIGH)
+
+
+def _where_of(summary: ErrorSummary) -> Where:
+    site = summary.site
+    if site is None:
+        return Where(layer=summary.layer)
+    return Where(layer=summary.layer, function=site.function, file=site.file, line=site.line)
+
+
+def _evidence(summary: ErrorSummary) -> dict[str, Any]:
+    evidence: dict[str, Any] = {"error": summary.describe()}
+    if summary.op:
+        evidence["op"] = summary.op
+    if summary.site is not None:
+        evidence["frame"] = summary.site.describe()
+        if summary.site.code:
+            evidence["code"] = summary.site.code
+    return evidence
+
+
+def flavor_mismatch(summary: ErrorSummary, context: str) -> Finding:
+    return _probe_finding(
+        TFP004,
+        f"{context}: {summary.message} — tfp.layers only work with tf_keras, and this model "
+        "is built with Keras 3",
+        FLAVOR_FIX,
+        _where_of(summary),
+        _evidence(summary),
+    )
+
+
+def missing_keras(package: str, context: str) -> Finding:
+    return _probe_finding(
+        TFP004,
+        f"{context} needs the '{package}' package, which is not installed",
+        f"pip install {'tf-keras' if package == 'tf_keras' else 'keras'} (the version "
+        "matching your TensorFlow), or: pip install 'tfpcheck[tf]'",
+        Where(),
+        {"missing_package": package},
+    )
+
+
+def unknown_object(summary: ErrorSummary, kind: str, name: str, path: str) -> Finding:
+    return _probe_finding(
+        TFP005,
+        f"loading {os.path.basename(path)} needs the {kind} '{name}', which is not "
+        f"registered: {summary.message}",
+        f"Point tfpcheck at the code that defines it: --custom-objects FILE.py (a file or "
+        f"module defining '{name}'), or register it where it is defined with "
+        "@keras.saving.register_keras_serializable() (tf_keras: "
+        "@tf_keras.saving.register_keras_serializable()).",
+        Where(),
+        {"object": name, "kind": kind, "error": summary.describe()},
+    )
+
+
+def load_failure(summary: ErrorSummary, what: str) -> Finding:
+    return _probe_finding(
+        TFP108,
+        f"{what} fails: {summary.describe()}",
+        "Fix the error at the frame shown; run the same call in Python to see the full "
+        "traceback (tfpcheck --debug shows it too).",
+        _where_of(summary),
+        {"stage": "load", **_evidence(summary)},
+    )
+
+
+def _classify_load_error(exc: BaseException, path: str, flavor: str) -> LoadFailure:
+    summary = summarize_error(exc)
+    text = str(exc)
+    if isinstance(exc, ModuleNotFoundError) and exc.name in {"tf_keras", "keras"}:
+        return LoadFailure([missing_keras(exc.name, f"loading {os.path.basename(path)}")])
+    if flavor == KERAS3 and (
+        any(marker in text for marker in KERAS3_TFP_LAYER_ERRORS)
+        or "tensorflow_probability" in text
+    ):
+        return LoadFailure([flavor_mismatch(summary, f"loading {os.path.basename(path)}")])
+    match = UNKNOWN_OBJECT.search(text)
+    if match:
+        kind = (match.group(1) or match.group(2) or "object").lower()
+        name = match.group(3)
+        if flavor == KERAS3 and name in TFP_LAYER_NAMES:
+            return LoadFailure([flavor_mismatch(summary, f"loading {os.path.basename(path)}")])
+        return LoadFailure([unknown_object(summary, kind, name, path)])
+    if SAFE_MODE.search(text):
+        return LoadFailure(
+            notes=[
+                "probe skipped: the file holds serialized Python code and Keras refuses to "
+                "load it in safe mode (rerun with --unsafe if you trust it)"
+            ]
+        )
+    return LoadFailure([load_failure(summary, f"loading {os.path.basename(path)}")])
+
+
+def _custom_objects(reference: str | None) -> dict[str, Any]:
+    return module_objects(reference) if reference else {}
+
+
+def _loader(flavor: str) -> Any:
+    if flavor == TF_KERAS:
+        import tensorflow_probability  # noqa: F401  (registers tfp.layers with tf_keras)
+        import tf_keras
+
+        return tf_keras
+    import keras
+
+    return keras
+
+
+def load_model_file(
+    path: str,
+    flavor: str | None,
+    unsafe: bool,
+    need_compiled: bool,
+    custom_objects: str | None = None,
+) -> Loaded | LoadFailure:
+    flavor = flavor or file_flavor(path)
+    try:
+        keras = _loader(flavor)
+        objects = _custom_objects(custom_objects)
+    except UserCodeError as exc:
+        return LoadFailure([load_failure(exc.summary, exc.what)])
+    except ModuleNotFoundError as exc:
+        return LoadFailure([missing_keras(exc.name or "tf_keras", f"loading {path}")])
+    load = keras.models.load_model if flavor == TF_KERAS else keras.saving.load_model
+    kwargs: dict[str, Any] = {"safe_mode": not unsafe, "custom_objects": objects or None}
+    try:
+        model = load(path, compile=True, **kwargs)
+        return Loaded(model, flavor, keras, compiled_loss=getattr(model, "loss", None))
+    except Exception as exc:  # a user's file: every failure becomes a finding
+        first = _classify_load_error(exc, path, flavor)
+    # The compile config may be what failed (a loss function we cannot find): without it the
+    # model may still load, and --loss may not need the compiled loss at all.
+    if not first.findings or first.findings[0].code != "TFP005":
+        return first
+    try:
+        model = load(path, compile=False, **kwargs)
+    except Exception:
+        return first
+    if need_compiled:
+        return first
+    missing = first.findings[0].evidence.get("object")
+    return Loaded(
+        model,
+        flavor,
+        keras,
+        notes=[f"the compiled loss could not be restored ('{missing}' is unknown); not needed"],
+    )
+
+
+def _factory_flavor(model: Any) -> tuple[str, Any] | None:
+    try:
+        import tf_keras
+
+        if isinstance(model, tf_keras.Model):
+            return TF_KERAS, tf_keras
+    except ImportError:
+        pass
+    try:
+        import keras
+
+        if isinstance(model, keras.Model):
+            return KERAS3, keras
+    except ImportError:
+        pass
+    return None
+
+
+def load_factory(reference: str) -> Loaded | LoadFailure:
+    import tensorflow_probability  # noqa: F401  (a factory may rely on tfp.layers being set up)
+
+    try:
+        returned = call_factory(reference)
+    except UserCodeError as exc:
+        summary = exc.summary
+        text = str(exc.exception)
+        if isinstance(exc.exception, ModuleNotFoundError) and exc.exception.name in {
+            "tf_keras",
+            "keras",
+        }:
+            return LoadFailure([missing_keras(exc.exception.name, exc.what)])
+        if any(marker in text for marker in KERAS3_TFP_LAYER_ERRORS) or (
+            summary.layer is not None and "tensorflow_probability" in text
+        ):
+            return LoadFailure([flavor_mismatch(summary, exc.what)])
+        return LoadFailure([load_failure(summary, exc.what)])
+    model, loss = returned, None
+    if isinstance(returned, tuple) and len(returned) == 2:
+        model, loss = returned
+    found = _factory_flavor(model)
+    if found is None:
+        exc2 = TypeError(
+            f"{reference}() returned {type(model).__name__}, not a Keras model "
+            "(expected a model or (model, loss))"
+        )
+        return LoadFailure([load_failure(summarize_error(exc2), f"calling {reference}()")])
+    flavor, keras = found
+    return Loaded(
+        model,
+        flavor,
+        keras,
+        compiled_loss=getattr(model, "loss", None) if _is_compiled(model) else None,
+        factory_loss=loss,
+        is_factory=True,
+    )
+
+
+def _is_compiled(model: Any) -> bool:
+    return bool(getattr(model, "compiled_loss", None) or getattr(model, "_compile_loss", None))

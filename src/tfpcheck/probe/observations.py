@@ -1,0 +1,189 @@
+"""What one probe run saw, as plain data (numpy arrays, no tensors) for the rule checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from tfpcheck.probe.frames import ErrorSummary, Site
+
+if TYPE_CHECKING:
+    import numpy as np
+
+Shape = tuple[int, ...]
+
+
+@dataclass
+class DistRecord:
+    """One `Distribution.log_prob` call: the distribution, its parameters, value and result."""
+
+    distribution: str  # class name, e.g. "Normal"
+    param_shapes: dict[str, Shape]
+    param_values: dict[str, np.ndarray]
+    param_batch_shapes: dict[str, Shape]  # each parameter's shape without its event dims
+    batch_shape: Shape | None
+    event_shape: Shape | None
+    value_shape: Shape | None
+    result_shape: Shape | None = None
+    call_site: Site | None = None  # the user's line calling log_prob
+    built_at: Site | None = None  # the user's line constructing the distribution
+    layer: str | None = None  # the Keras layer that built it, when known
+    depth: int = 0  # 0 for a call from outside tfp; inner calls (Independent -> Normal) are 1+
+    in_loss: bool = False
+
+    def describe_params(self) -> str:
+        return ", ".join(f"{k} {fmt_shape(v)}" for k, v in self.param_shapes.items())
+
+
+@dataclass(frozen=True)
+class TargetVariant:
+    label: str  # "(N, 1)"
+    per_example: Shape  # (1,)
+    canonical: bool  # False: the other shape users feed; findings only here are warnings
+    source: Literal["synthesized", "data", "target-shape"] = "synthesized"
+
+
+@dataclass
+class OutputInfo:
+    is_distribution: bool
+    distribution: str | None  # class of the output distribution (unwrapped), if any
+    shape: Shape  # tensor shape, or batch_shape + event_shape of the distribution
+    dtype: str
+    batch_shape: Shape | None = None
+    event_shape: Shape | None = None
+    summary: np.ndarray | None = None  # mean() / tensor values, to compare across batches
+    classes: int | None = None  # width of a categorical output's logits/probs
+    values: np.ndarray | None = None  # tensor outputs only
+
+
+@dataclass
+class ForwardEval:
+    batch_size: int
+    error: ErrorSummary | None = None
+    output: OutputInfo | None = None
+    records: list[DistRecord] = field(default_factory=list)
+    constructed: list[DistRecord] = field(default_factory=list)
+
+
+@dataclass
+class GradientInfo:
+    variable: str
+    layer: str | None
+    layer_index: int | None
+    status: Literal["ok", "none", "zero", "nonfinite"]
+
+
+@dataclass
+class LossEval:
+    """The loss evaluated as `fit` would, for one target variant at one batch size."""
+
+    batch_size: int
+    target: TargetVariant
+    y_shape: Shape
+    y_dtype: str
+    y_values: np.ndarray | None = None
+    error: ErrorSummary | None = None
+    stage: Literal["ok", "loss", "gradient"] = "ok"
+    per_example_shape: Shape | None = None  # what the loss function returned
+    per_example: np.ndarray | None = None
+    y_true_seen: Shape | None = None  # y_true as the loss function received it
+    y_pred_seen: Shape | None = None
+    y_pred_values: np.ndarray | None = None  # tensor y_pred as the loss function received it
+    data_loss: float | None = None
+    extra_losses: dict[str, float] = field(default_factory=dict)  # layer -> sum(layer.losses)
+    records: list[DistRecord] = field(default_factory=list)  # log_prob calls
+    constructed: list[DistRecord] = field(default_factory=list)  # distributions built
+    gradients: list[GradientInfo] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class SinglesEval:
+    """Each example of the batch run alone, for the cross-example and consistency checks."""
+
+    target: TargetVariant
+    output_max_diff: float | None  # max |output_i alone - output_i in batch|
+    worst_example: int | None
+    losses: list[float]  # data loss of each example alone
+    batch_loss: float | None  # data loss of the batch
+    per_example_rank: int = 1  # rank of what the loss function returned at batch N
+
+
+@dataclass
+class LayerInfo:
+    name: str
+    class_name: str
+    index: int
+    units: int | None = None
+
+
+@dataclass
+class LossInfo:
+    kind: Literal["nll", "keras", "function"]
+    name: str | None = None  # canonical Keras loss name (kind == "keras")
+    from_logits: bool = False
+    label: str = ""  # how findings name it: "nll", "categorical_crossentropy", "losses.py:nll"
+    site: Site | None = None  # the user's loss function definition
+
+
+@dataclass
+class Observation:
+    path: str
+    flavor: str
+    batch_size: int
+    layers: list[LayerInfo]
+    output_layer: LayerInfo | None
+    loss: LossInfo
+    forwards: dict[int, ForwardEval]
+    evals: list[LossEval]
+    singles: SinglesEval | None = None
+    stochastic_output: bool = False
+    stochastic_loss: bool = False
+    targets_source: Literal["synthesized", "data", "target-shape"] = "synthesized"
+    classes: int | None = None
+    num_examples: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def layer(self, name: str | None) -> LayerInfo | None:
+        return next((layer for layer in self.layers if layer.name == name), None)
+
+    def distributions_at(self, batch_size: int) -> list[DistRecord]:
+        """Every distribution seen at this batch size: built, or asked for log_prob."""
+        found: list[DistRecord] = []
+        forward = self.forwards.get(batch_size)
+        if forward is not None:
+            found += forward.records + forward.constructed
+        for evaluation in self.evals_at(batch_size):
+            found += evaluation.records + evaluation.constructed
+        return found
+
+    def evals_at(self, batch_size: int) -> list[LossEval]:
+        return [e for e in self.evals if e.batch_size == batch_size]
+
+    def pair(self, target: TargetVariant) -> tuple[LossEval | None, LossEval | None]:
+        """The evaluations at batch 1 and N for one target variant."""
+        one = next((e for e in self.evals if e.batch_size == 1 and e.target == target), None)
+        many = next(
+            (e for e in self.evals if e.batch_size == self.batch_size and e.target == target),
+            None,
+        )
+        return one, many
+
+    @property
+    def targets(self) -> list[TargetVariant]:
+        seen: list[TargetVariant] = []
+        for e in self.evals:
+            if e.target not in seen:
+                seen.append(e.target)
+        return seen
+
+
+def fmt_shape(shape: Shape | None) -> str:
+    if shape is None:
+        return "?"
+    if len(shape) == 1:
+        return f"({shape[0]},)"
+    return "(" + ", ".join(str(d) for d in shape) + ")"

@@ -1,0 +1,343 @@
+"""The steps of one probe, in order; each step's failure becomes a finding or a usage error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tfpcheck.findings import Finding
+from tfpcheck.probe import ProbeRequest, ProbeResult
+from tfpcheck.probe.aggregate import finalize
+from tfpcheck.probe.batches import (
+    InputError,
+    from_data,
+    load_data,
+    make_inputs,
+    pinned,
+    synthesize,
+    take,
+)
+from tfpcheck.probe.confirm import confirmations
+from tfpcheck.probe.evaluate import Session, owners, sample_output
+from tfpcheck.probe.instrument import Recorder, instrumented
+from tfpcheck.probe.load import (
+    Loaded,
+    LoadFailure,
+    is_factory_reference,
+    load_factory,
+    load_failure,
+    load_model_file,
+)
+from tfpcheck.probe.loss import LossUsageError, build_loss
+from tfpcheck.probe.observations import (
+    ForwardEval,
+    LayerInfo,
+    LossEval,
+    Observation,
+    SinglesEval,
+    TargetVariant,
+)
+from tfpcheck.probe.roundtrip import check_roundtrip
+from tfpcheck.probe.runner import current_layer_getter
+from tfpcheck.probe.user_code import UserCodeError
+from tfpcheck.rules import (
+    tfp101_loss_broadcasts_across_batch,
+    tfp102_batch_dependent_failure,
+    tfp103_extra_loss_axes,
+    tfp104_distribution_parameter_broadcast,
+    tfp106_batch_coupled_outputs,
+    tfp107_batch_inconsistent_loss,
+    tfp108_loss_or_forward_fails,
+    tfp205_label_encoding_mismatch,
+    tfp302_non_finite_loss,
+    tfp401_no_gradient,
+    tfp402_kl_dominates_loss,
+)
+
+PROBE_RULES = (
+    tfp101_loss_broadcasts_across_batch,
+    tfp102_batch_dependent_failure,
+    tfp103_extra_loss_axes,
+    tfp104_distribution_parameter_broadcast,
+    tfp106_batch_coupled_outputs,
+    tfp107_batch_inconsistent_loss,
+    tfp108_loss_or_forward_fails,
+    tfp205_label_encoding_mismatch,
+    tfp302_non_finite_loss,
+    tfp401_no_gradient,
+    tfp402_kl_dominates_loss,
+)
+SAME = dict(rtol=1e-5, atol=1e-6)
+SEED_TARGETS = 97
+SINGLES_BUDGET = 4.0  # seconds for running examples one at a time
+
+
+class ProbeRun:
+    def __init__(self, request: ProbeRequest) -> None:
+        self.request = request
+        self.notes: list[str] = []
+        self.findings: list[Finding] = []
+
+    def result(self, error: tuple[str, str] | None = None) -> ProbeResult:
+        findings = finalize(self.findings, self.request.static_findings)
+        return ProbeResult(tuple(findings), tuple(self.notes), error)
+
+    def load(self) -> Loaded | LoadFailure:
+        request = self.request
+        if is_factory_reference(request.path):
+            return load_factory(request.path)
+        need_compiled = request.loss is None or request.loss.kind == "compiled"
+        return load_model_file(
+            request.path, request.flavor, request.unsafe, need_compiled, request.custom_objects
+        )
+
+    def run(self) -> ProbeResult:
+        loaded = self.load()
+        if isinstance(loaded, LoadFailure):
+            self.findings += loaded.findings
+            self.notes += loaded.notes
+            return self.result()
+        self.notes += loaded.notes
+        if loaded.is_factory:
+            self.findings += check_roundtrip(loaded)
+        try:
+            plan = build_loss(self.request.loss, loaded)
+        except LossUsageError as exc:
+            return self.result(("usage", str(exc)))
+        except UserCodeError as exc:
+            self.findings.append(load_failure(exc.summary, exc.what))
+            return self.result()
+        model = loaded.model
+        try:
+            model.compile(loss=plan.compiled)
+        except Exception as exc:  # a loss object this Keras rejects
+            return self.result(("usage", f"cannot compile the model with {plan.info.label}: {exc}"))
+        try:
+            return self.probe(loaded, plan)
+        except InputError as exc:
+            return self.result(("usage", str(exc)))
+
+    def _inputs(self, model: Any) -> tuple[Any, np.ndarray | None, int]:
+        request = self.request
+        n = request.batch_size
+        if request.data:
+            x, y, n, notes = load_data(request.data, n)
+            self.notes += notes
+            return x, y, n
+        return make_inputs(model, n), None, n
+
+    def probe(self, loaded: Loaded, plan: Any) -> ProbeResult:
+        request = self.request
+        model = loaded.model
+        x, data_y, n = self._inputs(model)
+        recorder = Recorder(current_layer_getter(loaded.flavor))
+        session = Session(loaded, plan, recorder, owners(model))
+        layers = [
+            LayerInfo(layer.name, type(layer).__name__, i, getattr(layer, "units", None))
+            for i, layer in enumerate(model.layers)
+        ]
+        obs = Observation(
+            path=request.path,
+            flavor=loaded.flavor,
+            batch_size=n,
+            layers=layers,
+            output_layer=_output_layer(model, layers),
+            loss=plan.info,
+            forwards={},
+            evals=[],
+            targets_source="data"
+            if request.data
+            else ("target-shape" if request.target_shape is not None else "synthesized"),
+            classes=request.classes,
+            num_examples=request.num_examples or (len(data_y) if data_y is not None else None),
+        )
+        if request.data and request.num_examples is None:
+            obs.num_examples = None  # --data holds probe examples, not the training-set size
+        with instrumented(recorder):
+            error = self._run_batches(session, obs, x, data_y, n)
+        if error is not None:
+            return self.result(error)
+        for rule in PROBE_RULES:
+            self.findings += list(rule.check_probe(obs))
+        self.findings += list(confirmations(obs, request.static_findings))
+        return self.result()
+
+    def _run_batches(
+        self, session: Session, obs: Observation, x: Any, data_y: np.ndarray | None, n: int
+    ) -> tuple[str, str] | None:
+        request = self.request
+        sizes = [1, n] if n > 1 else [1]
+        outputs: dict[int, Any] = {}
+        for size in sizes:
+            forward, out = session.forward(take(x, 0, size))
+            obs.forwards[size] = forward
+            outputs[size] = out
+        reference = obs.forwards[n] if obs.forwards[n].output else obs.forwards[1]
+        if reference.output is None:
+            return None  # the forward pass fails everywhere: TFP108 says why
+        output = reference.output
+        if session.plan.needs_distribution and not output.is_distribution:
+            layer = obs.output_layer.name if obs.output_layer else "the output"
+            return (
+                "usage",
+                f"--loss nll needs a distribution-valued output; '{layer}' returns a tensor "
+                f"{_shape(output.shape)}: use e.g. --loss mse",
+            )
+        sample = sample_output(outputs[n] if outputs.get(n) is not None else outputs[1])
+        if data_y is not None:
+            targets = from_data(data_y)
+        elif request.target_shape is not None:
+            targets = pinned(output, obs.loss, n, request.target_shape, request.classes, sample)
+        else:
+            targets = synthesize(output, obs.loss, n, sample)
+            if obs.loss.kind == "function" and not output.is_distribution:
+                targets = _event_targets(session, take(x, 0, n), targets)
+        if sample is not None and outputs.get(n) is None:
+            # Only batch 1 ran: its sample is one example; tile it so slicing works.
+            targets = [(t, np.repeat(y, n, axis=0)) for t, y in targets]
+        for target, y in targets:
+            for size in sizes:
+                if obs.forwards[size].error is not None:
+                    continue
+                obs.evals.append(session.loss(take(x, 0, size), y[:size], target))
+        self._stochastic_checks(session, obs, x, n, targets)
+        self._singles(session, obs, x, n, targets)
+        return None
+
+    def _stochastic_checks(
+        self,
+        session: Session,
+        obs: Observation,
+        x: Any,
+        n: int,
+        targets: list[tuple[TargetVariant, np.ndarray]],
+    ) -> None:
+        first = obs.forwards[n].output
+        if first is None:
+            return
+        again, _ = session.forward(x)
+        a, b = first.summary, again.output.summary if again.output else None
+        obs.stochastic_output = a is None or b is None or not _same(a, b)
+        evaluation = next(
+            (e for e in obs.evals_at(n) if e.error is None and e.target.canonical), None
+        )
+        if evaluation is None:
+            return
+        y = next(y for t, y in targets if t == evaluation.target)
+        repeat = session.loss(x, y, evaluation.target, gradients=False)
+        obs.stochastic_loss = (
+            repeat.data_loss is None
+            or evaluation.data_loss is None
+            or not np.isclose(repeat.data_loss, evaluation.data_loss, **SAME)
+        )
+        if obs.stochastic_output or obs.stochastic_loss:
+            self.notes.append(
+                "the model or its loss is stochastic in inference mode (sampling or Flipout "
+                "layers): the cross-example checks TFP106/TFP107 were skipped"
+            )
+
+    def _singles(
+        self,
+        session: Session,
+        obs: Observation,
+        x: Any,
+        n: int,
+        targets: list[tuple[TargetVariant, np.ndarray]],
+    ) -> None:
+        if n < 2 or obs.stochastic_output or obs.stochastic_loss:
+            return
+        choice = _consistent_target(obs, n)
+        if choice is None:
+            return
+        target, batch_eval = choice
+        y = next(y for t, y in targets if t == target)
+        shape = batch_eval.per_example_shape or ()
+        per_example = bool(shape) and shape[0] == n  # else the loss reduced the batch itself
+        with_loss = per_example and not obs.stochastic_loss
+        try:
+            losses, summaries = session.single_losses(x, y, n, with_loss, SINGLES_BUDGET)
+        except Exception as exc:  # a per-example failure is TFP102's business
+            self.notes.append(f"per-example checks skipped: {type(exc).__name__}: {exc}")
+            return
+        if with_loss and len(losses) < n:
+            self.notes.append(
+                f"the model is slow: TFP107 skipped, TFP106 checked on {len(summaries)} examples"
+            )
+            losses = []
+        batch_summary = obs.forwards[n].output.summary if obs.forwards[n].output else None
+        max_diff, worst = _output_difference(batch_summary, summaries, n)
+        obs.singles = SinglesEval(
+            target, max_diff, worst, losses, batch_eval.data_loss, int(per_example)
+        )
+
+
+def _event_targets(
+    session: Session, x: Any, targets: list[tuple[TargetVariant, np.ndarray]]
+) -> list[tuple[TargetVariant, np.ndarray]]:
+    """A custom loss that builds a multivariate distribution wants targets of its event shape.
+
+    Scalar targets are the default guess for a custom loss on a tensor output; when the
+    loss's distribution has event shape (k,), targets (N, k) are what the user feeds.
+    """
+    target, y = targets[0]
+    trial = session.loss(x, y, target, gradients=False)
+    events = [
+        r.event_shape
+        for r in trial.records + trial.constructed
+        if r.in_loss and r.depth == 0 and r.event_shape and r.event_shape != (1,)
+    ]
+    if not events:
+        return targets
+    event = events[0]
+    rng = np.random.default_rng(SEED_TARGETS)
+    variant = TargetVariant("(N, " + ", ".join(map(str, event)) + ")", tuple(event), True)
+    return [(variant, rng.normal(size=(len(y), *event)).astype(y.dtype))]
+
+
+def _output_layer(model: Any, layers: list[LayerInfo]) -> LayerInfo | None:
+    names = list(getattr(model, "output_names", None) or [])
+    for name in names:
+        for info in layers:
+            if info.name == name:
+                return info
+    return layers[-1] if layers else None
+
+
+def _consistent_target(obs: Observation, n: int) -> tuple[TargetVariant, LossEval] | None:
+    for target in obs.targets:
+        e1, en = obs.pair(target)
+        if e1 is None or en is None or e1.error or en.error or not target.canonical:
+            continue
+        return target, en
+    return None
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.allclose(a, b, equal_nan=True, **SAME))
+
+
+def _output_difference(
+    batch: np.ndarray | None, singles: list[np.ndarray | None], n: int
+) -> tuple[float | None, int | None]:
+    if batch is None or batch.ndim == 0 or batch.shape[0] != n:
+        return None, None
+    worst, worst_diff = None, 0.0
+    for i, single in enumerate(singles):
+        if single is None or single.shape[:1] != (1,) or single.shape[1:] != batch.shape[1:]:
+            return None, None
+        diff = float(np.max(np.abs(single[0].astype("float64") - batch[i].astype("float64"))))
+        if not np.isfinite(diff):
+            continue
+        if diff > worst_diff:
+            worst, worst_diff = i, diff
+    return worst_diff, worst
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    from tfpcheck.probe.observations import fmt_shape
+
+    return fmt_shape(shape)
+
+
+__all__ = ["ForwardEval", "ProbeRun"]

@@ -1,0 +1,141 @@
+"""TFP006: can a factory's model be saved with model.save() and loaded back?"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from typing import Any
+
+from tfpcheck.findings import Finding, Where
+from tfpcheck.probe.frames import ErrorSummary, summarize_error
+from tfpcheck.probe.load import TF_KERAS, UNKNOWN_OBJECT, Loaded
+from tfpcheck.probe.report import probe_finding
+from tfpcheck.rules.tfp006_save_roundtrip_fails import RULE
+
+LAYER_IN_MESSAGE = (
+    re.compile(r"layer=(\w+)"),
+    re.compile(r"[Uu]nknown layer:?\s*'?(\w+)"),
+    re.compile(r"Could not locate class '(\w+)'"),
+    re.compile(r"calling layer '(\w+)'"),
+    re.compile(r"[Ll]ayer '?(\w+)"),
+)
+FIX = (
+    "Keep building the model from this factory (tfpcheck checks it as it is); to "
+    "checkpoint, save weights only (model.save_weights('model.weights.h5'), rebuild with the "
+    "factory, then model.load_weights), and pass named, registered functions instead of "
+    "lambdas or bound methods to layer arguments."
+)
+
+
+def _load(loaded: Loaded, path: str, compile: bool) -> Any:
+    if loaded.flavor == TF_KERAS:
+        return loaded.keras.models.load_model(path, safe_mode=False, compile=compile)
+    return loaded.keras.saving.load_model(path, safe_mode=False, compile=compile)
+
+
+def _leaves(model: Any, prefix: str = "") -> list[tuple[str, Any, int | None]]:
+    found: list[tuple[str, Any, int | None]] = []
+    for index, layer in enumerate(getattr(model, "layers", [])):
+        name = f"{prefix}{layer.name}"
+        if getattr(layer, "layers", None):
+            found += [(n, sub, index if not prefix else None) for n, sub, _ in _leaves(layer, "")]
+        found.append((name, layer, index if not prefix else None))
+    return found
+
+
+def _layer_roundtrips(keras: Any, layer: Any) -> bool:
+    saving = keras.saving
+    try:
+        config = json.loads(json.dumps(saving.serialize_keras_object(layer)))
+        saving.deserialize_keras_object(config, safe_mode=False)
+    except Exception:
+        return False
+    return True
+
+
+def _config_text(keras: Any, layer: Any) -> str:
+    try:
+        return json.dumps(keras.saving.serialize_keras_object(layer), default=str)
+    except Exception:
+        return ""
+
+
+def _culprit(summary: ErrorSummary, loaded: Loaded) -> tuple[str | None, int | None, str | None]:
+    """The layer that breaks the round trip: named by the error, else found layer by layer."""
+    top = list(enumerate(loaded.model.layers))
+    for pattern in LAYER_IN_MESSAGE:
+        match = pattern.search(summary.message)
+        if match:
+            word = match.group(1)
+            for index, layer in top:
+                if word in (layer.name, type(layer).__name__):
+                    return layer.name, index, type(layer).__name__
+    missing = UNKNOWN_OBJECT.search(summary.message)
+    if missing:  # the layer whose config names the object Keras cannot find
+        quoted = f'"{missing.group(3)}"'
+        for index, layer in top:
+            for sub in [*(getattr(layer, "layers", None) or []), layer]:
+                if quoted in _config_text(loaded.keras, sub):
+                    name = sub.name if sub is layer else f"{layer.name}/{sub.name}"
+                    return name, index, type(sub).__name__
+    for index, layer in top:
+        if _layer_roundtrips(loaded.keras, layer):
+            continue
+        inner = [sub for sub in getattr(layer, "layers", []) or []]
+        for sub in inner:
+            if not _layer_roundtrips(loaded.keras, sub):
+                return f"{layer.name}/{sub.name}", index, type(sub).__name__
+        return layer.name, index, type(layer).__name__
+    return None, None, None
+
+
+def check_roundtrip(loaded: Loaded) -> list[Finding]:
+    directory = tempfile.mkdtemp(prefix="tfpcheck-roundtrip-")
+    path = os.path.join(directory, "model.keras")
+    stage = "save"
+    loss_only: str | None = None
+    try:
+        try:
+            loaded.model.save(path)
+            stage = "load"
+            _load(loaded, path, compile=True)
+            return []
+        except Exception as exc:
+            summary = summarize_error(exc)
+        if stage == "load":
+            missing = UNKNOWN_OBJECT.search(summary.message)
+            try:
+                _load(loaded, path, compile=False)
+                loss_only = missing.group(3) if missing else "the compiled loss"
+            except Exception:
+                loss_only = None
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    if loss_only is not None:
+        return [
+            probe_finding(
+                RULE,
+                f"the model saves and loads, but its compiled loss '{loss_only}' does not: "
+                "load_model() fails unless it is given the function",
+                f"Register the loss (@tfk.saving.register_keras_serializable() above "
+                f"'def {loss_only}'), or load with custom_objects={{'{loss_only}': "
+                f"{loss_only}}} or compile=False.",
+                Where(),
+                {"stage": "load (compile)", "error": summary.describe()},
+            )
+        ]
+    layer, index, class_name = _culprit(summary, loaded)
+    named = f"layer '{layer}' ({class_name})" if layer else "a layer"
+    action = "model.save('model.keras') then load_model" if stage == "load" else "model.save"
+    return [
+        probe_finding(
+            RULE,
+            f"{action} fails at {stage}: {named} cannot be serialized ({summary.describe()})",
+            FIX,
+            Where(layer=layer, layer_index=index),
+            {"stage": stage, "error": summary.describe(), "layer_class": class_name},
+        )
+    ]

@@ -1,0 +1,177 @@
+"""TFP101 loss-broadcasts-across-batch: the loss or a log_prob term grows as N x N."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from tfpcheck.findings import Finding, Severity
+from tfpcheck.rules.base import Rule, RuleDoc
+
+if TYPE_CHECKING:
+    from tfpcheck.probe.observations import DistRecord, LossEval, Observation
+
+# y_pred[:, 0] / t[..., 1]: a rank-dropping integer index on the last axis.
+RANK_DROPPING = re.compile(r"\[\s*(:|\.\.\.)\s*,\s*(-?\d+)\s*\]")
+
+
+def _elements(shape: tuple[int, ...] | None) -> int | None:
+    return None if shape is None else math.prod(shape)
+
+
+def grows_as_n_squared(
+    shape_1: tuple[int, ...] | None, shape_n: tuple[int, ...] | None, n: int
+) -> bool:
+    e1, en = _elements(shape_1), _elements(shape_n)
+    if e1 is None or en is None or n < 2 or e1 == 0:
+        return False
+    return en == e1 * n * n and sum(1 for d in shape_n or () if d == n) >= 2  # type: ignore[union-attr]
+
+
+def rank_aligned(code: str) -> str | None:
+    """`loc=y_pred[:, 0]` -> `loc=y_pred[:, 0:1]`: the same line with rank-keeping slices."""
+
+    def keep(match: re.Match[str]) -> str:
+        axis, index = match.group(1), int(match.group(2))
+        stop = "" if index == -1 else str(index + 1)
+        return f"[{axis}, {index}:{stop}]"
+
+    fixed = RANK_DROPPING.sub(keep, code)
+    return fixed if fixed != code else None
+
+
+def _record_pair(e1: LossEval, en: LossEval, n: int) -> tuple[Any, DistRecord] | None:
+    for r1, rn in zip(e1.records, en.records, strict=False):
+        if grows_as_n_squared(r1.result_shape, rn.result_shape, n):
+            return r1, rn
+    return None
+
+
+def _fix(record: DistRecord | None, en: LossEval) -> str:
+    from tfpcheck.probe.observations import fmt_shape
+
+    if record is not None:
+        value, batch = record.value_shape or (), record.batch_shape or ()
+        for site in (record.built_at, record.call_site):
+            if site is not None and site.code and (fixed := rank_aligned(site.code)):
+                return (
+                    f"Keep the parameters rank-aligned with y_true {fmt_shape(value)}: at "
+                    f"{site.describe()} write `{fixed}` (slices such as y_pred[:, 0:1] keep "
+                    "the trailing axis; y_pred[:, 0] drops it)."
+                )
+        in_user_code = record.call_site is not None or (
+            record.layer is None and record.built_at is not None
+        )
+        if len(value) == len(batch) + 1 and value[-1:] == (1,) and not in_user_code:
+            return (
+                f"'{record.layer or 'the output'}' builds {record.distribution} with batch "
+                f"shape {fmt_shape(batch)}, so the targets must be {fmt_shape(batch)}: feed y "
+                "without the trailing axis (np.squeeze(y, -1) or y.reshape(-1)), or reshape "
+                "in the loss: lambda y, rv: -rv.log_prob(tf.squeeze(y, -1))."
+            )
+        if len(value) == len(batch) + 1 and value[-1:] == (1,):
+            return (
+                f"The distribution has batch shape {fmt_shape(batch)} but the targets are "
+                f"{fmt_shape(value)}: make the parameters rank 2 with rank-keeping slices "
+                "(y_pred[:, 0:1] instead of y_pred[:, 0]), or squeeze the target "
+                "(tf.squeeze(y_true, axis=-1), or feed y with shape (N,))."
+            )
+        if len(batch) == len(value) + 1 and batch[-1:] == (1,):
+            return (
+                f"The distribution has batch shape {fmt_shape(batch)} but the targets are "
+                f"{fmt_shape(value)}: feed y with shape (N, 1) (y[:, None]) or reshape it "
+                "in the loss (tf.reshape(y_true, (-1, 1)))."
+            )
+    return (
+        f"The loss gets y_true {fmt_shape(en.y_true_seen)} and y_pred "
+        f"{fmt_shape(en.y_pred_seen)}: make them the same rank before combining them "
+        "(rank-keeping slices such as y_pred[:, 0:1], or tf.reshape(y_true, tf.shape(...)))."
+    )
+
+
+def check_probe(obs: Observation) -> Iterator[Finding]:
+    from tfpcheck.probe.observations import fmt_shape
+    from tfpcheck.probe.report import loss_where, probe_finding, record_where, severity_for
+
+    n = obs.batch_size
+    for target in obs.targets:
+        e1, en = obs.pair(target)
+        if e1 is None or en is None or e1.error or en.error:
+            continue
+        pair = _record_pair(e1, en, n)
+        loss_grows = grows_as_n_squared(e1.per_example_shape, en.per_example_shape, n)
+        if pair is None and not loss_grows:
+            continue
+        evidence: dict[str, Any] = {
+            "target_shape": target.label,
+            "y_true_shape": fmt_shape(en.y_true_seen),
+            "y_pred_shape": fmt_shape(en.y_pred_seen),
+            "loss_shape_at_1": fmt_shape(e1.per_example_shape),
+            f"loss_shape_at_{n}": fmt_shape(en.per_example_shape),
+        }
+        record = None
+        if pair is not None:
+            r1, record = pair
+            evidence.update(
+                {
+                    "distribution": record.distribution,
+                    "parameters": {k: fmt_shape(v) for k, v in record.param_shapes.items()},
+                    "batch_shape": fmt_shape(record.batch_shape),
+                    "value_shape": fmt_shape(record.value_shape),
+                    "log_prob_shape_at_1": fmt_shape(r1.result_shape),
+                    f"log_prob_shape_at_{n}": fmt_shape(record.result_shape),
+                }
+            )
+            if record.call_site is not None:
+                evidence["log_prob_call"] = record.call_site.describe()
+            where = record_where(obs, record)
+            subject = (
+                f"{record.distribution}({record.describe_params()}).log_prob(y_true "
+                f"{fmt_shape(record.value_shape)}) returns {fmt_shape(record.result_shape)}"
+            )
+        else:
+            where = loss_where(obs)
+            subject = f"the loss returns {fmt_shape(en.per_example_shape)}"
+        yield probe_finding(
+            RULE,
+            f"with targets {target.label} at batch size {n}, {subject}: every prediction is "
+            f"scored against every target ({n}x{n} terms instead of {n}), so the loss is "
+            "silently wrong",
+            _fix(record, en),
+            where,
+            evidence,
+            severity=severity_for([en], RULE.severity),
+        )
+
+
+RULE = Rule(
+    code="TFP101",
+    name="loss-broadcasts-across-batch",
+    title="loss or log_prob terms grow as N x N",
+    severity=Severity.ERROR,
+    tiers=("probe",),
+    doc=RuleDoc(
+        what=(
+            "Evaluates the loss at batch size 1 and N and reports a loss or `log_prob` "
+            "result of shape (N, N): parameters of shape (N,) broadcast against targets of "
+            "shape (N, 1), or the reverse."
+        ),
+        why=(
+            "Broadcasting does not fail: the loss becomes the average over all N x N "
+            "prediction/target pairs, the model learns to predict the batch mean, and "
+            "training looks normal."
+        ),
+        example=(
+            "def loss(y_true, y_pred):               # y_true: (N, 1)\n"
+            "    dist = tfd.Normal(loc=y_pred[:, 0], scale=tf.exp(y_pred[:, 1]))\n"
+            "    return -dist.log_prob(y_true)       # (N, N)"
+        ),
+        use_instead=(
+            "def loss(y_true, y_pred):\n"
+            "    dist = tfd.Normal(loc=y_pred[:, 0:1], scale=tf.exp(y_pred[:, 1:2]))\n"
+            "    return -dist.log_prob(y_true)       # (N, 1)"
+        ),
+    ),
+)
