@@ -442,4 +442,3 @@ def test_reading_keras_archives_imports_no_tensorflow_nor_h5py(built: Built) -> 
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
-
