@@ -180,7 +180,8 @@ def test_tfp104_unequal_parameter_slices_broadcast() -> None:
     result = probe(model_path("tfk_normal_dense64_relu.keras"), "nll")
     finding = only(result, "TFP104")
     assert (finding.where.layer, finding.where.layer_index) == ("normal", 1)
-    assert finding.where.file == str(FIXTURES / "build_fixtures.py")
+    # the path recorded when the fixtures were built, wherever this checkout lives now
+    assert finding.where.file.endswith("fixtures/build_fixtures.py")
     assert finding.evidence["parameters_at_32"] == {"loc": "(32, 1)", "scale": "(32, 63)"}
     assert finding.evidence["parameters_at_1"] == {"loc": "(1, 1)", "scale": "(1, 63)"}
     assert "Dense(2)" in finding.fix and "'hidden'" in finding.fix
