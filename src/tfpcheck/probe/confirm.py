@@ -20,16 +20,8 @@ from tfpcheck.rules.tfp104_distribution_parameter_broadcast import (
     broadcast_parameters,
     width_fix,
 )
+from tfpcheck.rules.tfp301_unconstrained_scale import POSITIVE_PARAMETERS
 
-POSITIVE_PARAMETERS = (
-    "scale",
-    "scale_diag",
-    "rate",
-    "concentration",
-    "concentration0",
-    "concentration1",
-    "df",
-)
 ONE_HOT_CONSUMERS = frozenset({"categorical_crossentropy", "categorical_focal_crossentropy"})
 SOFTMAX_LOSSES = ONE_HOT_CONSUMERS | {"sparse_categorical_crossentropy"}
 SIGMOID_LOSSES = frozenset({"binary_crossentropy", "binary_focal_crossentropy"})
@@ -200,7 +192,7 @@ def squash_in_keras_loss(obs: Observation) -> Iterator[Finding]:
 
 def unconstrained_scale(obs: Observation) -> Iterator[Finding]:
     for record in _first_of_each(_records(obs)):
-        for key in POSITIVE_PARAMETERS:
+        for key in sorted(POSITIVE_PARAMETERS):
             values = record.param_values.get(key)
             if values is None or values.size == 0 or np.all(values > 0):
                 continue
