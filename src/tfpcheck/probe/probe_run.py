@@ -41,33 +41,10 @@ from tfpcheck.probe.observations import (
 from tfpcheck.probe.roundtrip import check_roundtrip
 from tfpcheck.probe.runner import current_layer_getter
 from tfpcheck.probe.user_code import UserCodeError
-from tfpcheck.rules import (
-    tfp101_loss_broadcasts_across_batch,
-    tfp102_batch_dependent_failure,
-    tfp103_extra_loss_axes,
-    tfp104_distribution_parameter_broadcast,
-    tfp106_batch_coupled_outputs,
-    tfp107_batch_inconsistent_loss,
-    tfp108_loss_or_forward_fails,
-    tfp205_label_encoding_mismatch,
-    tfp302_non_finite_loss,
-    tfp401_no_gradient,
-    tfp402_kl_dominates_loss,
-)
+from tfpcheck.rules import REGISTRY
 
-PROBE_RULES = (
-    tfp101_loss_broadcasts_across_batch,
-    tfp102_batch_dependent_failure,
-    tfp103_extra_loss_axes,
-    tfp104_distribution_parameter_broadcast,
-    tfp106_batch_coupled_outputs,
-    tfp107_batch_inconsistent_loss,
-    tfp108_loss_or_forward_fails,
-    tfp205_label_encoding_mismatch,
-    tfp302_non_finite_loss,
-    tfp401_no_gradient,
-    tfp402_kl_dominates_loss,
-)
+# The registry is the one list of rules: a probe rule runs because it is registered.
+PROBE_CHECKS = tuple(rule.check_probe for rule in REGISTRY if rule.check_probe is not None)
 SAME = dict(rtol=1e-5, atol=1e-6)
 SEED_TARGETS = 97
 SINGLES_BUDGET = 4.0  # seconds for running examples one at a time
@@ -158,8 +135,8 @@ class ProbeRun:
             error = self._run_batches(session, obs, x, data_y, n)
         if error is not None:
             return self.result(error)
-        for rule in PROBE_RULES:
-            self.findings += list(rule.check_probe(obs))
+        for check in PROBE_CHECKS:
+            self.findings += list(check(obs))
         self.findings += list(confirmations(obs, request.static_findings))
         return self.result()
 

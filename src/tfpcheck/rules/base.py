@@ -21,6 +21,9 @@ class RuleDoc:
 
 
 StaticCheck = Callable[["StaticContext"], Iterable[Finding]]
+# Takes a probe Observation (tfpcheck.probe.observations); typed loosely so that the rule
+# registry does not depend on the probe package.
+ProbeCheck = Callable[[Any], Iterable[Finding]]
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class Rule:
     tiers: tuple[Tier, ...]
     doc: RuleDoc
     check_static: StaticCheck | None = field(default=None, compare=False)
+    check_probe: ProbeCheck | None = field(default=None, compare=False)
 
     def finding(
         self,

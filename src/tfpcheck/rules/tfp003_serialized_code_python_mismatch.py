@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 
-from tfpcheck.findings import Confidence, Finding, Severity
+from tfpcheck.findings import Confidence, Finding, Severity, Where
 from tfpcheck.model_file.types import FunctionInfo
 from tfpcheck.rules.base import Rule, RuleDoc
 from tfpcheck.rules.context import StaticContext
@@ -18,7 +18,7 @@ def _version_text(fn: FunctionInfo) -> str:
     return "Python {}.{}".format(*fn.python_version)
 
 
-def _finding(fn: FunctionInfo, holder: str, where_layer: object) -> Finding:
+def _finding(fn: FunctionInfo, holder: str, where: Where) -> Finding:
     running = f"{sys.version_info.major}.{sys.version_info.minor}"
     writer = _version_text(fn)
     return RULE.finding(
@@ -27,7 +27,7 @@ def _finding(fn: FunctionInfo, holder: str, where_layer: object) -> Finding:
         f"Run tfpcheck (and training) under {writer}, or rebuild the model under Python "
         f"{running} and save it again; better, replace the lambda with a named function "
         "registered with @keras.saving.register_keras_serializable().",
-        where_layer,  # type: ignore[arg-type]
+        where,
         {
             "written_by": list(fn.python_version) if fn.python_version else None,
             "running": [sys.version_info.major, sys.version_info.minor],

@@ -147,6 +147,7 @@ def check_probe(obs: Observation) -> Iterator[Finding]:
 
 
 RULE = Rule(
+    check_probe=check_probe,
     code="TFP101",
     name="loss-broadcasts-across-batch",
     title="loss or log_prob terms grow as N x N",

@@ -91,6 +91,7 @@ def check_probe(obs: Observation) -> Iterator[Finding]:
 
 
 RULE = Rule(
+    check_probe=check_probe,
     code="TFP102",
     name="batch-dependent-failure",
     title="works at one batch size, fails at another",

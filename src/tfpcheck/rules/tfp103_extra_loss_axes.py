@@ -62,6 +62,7 @@ def check_probe(obs: Observation) -> Iterator[Finding]:
 
 
 RULE = Rule(
+    check_probe=check_probe,
     code="TFP103",
     name="extra-loss-axes",
     title="per-example loss has axes beyond the target's",

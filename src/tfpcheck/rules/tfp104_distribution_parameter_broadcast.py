@@ -96,6 +96,7 @@ def check_probe(obs: Observation) -> Iterator[Finding]:
 
 
 RULE = Rule(
+    check_probe=check_probe,
     code="TFP104",
     name="distribution-parameter-broadcast",
     title="distribution parameters of different shapes broadcast together",

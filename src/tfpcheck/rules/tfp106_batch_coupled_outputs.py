@@ -42,6 +42,7 @@ def check_probe(obs: Observation) -> Iterator[Finding]:
 
 
 RULE = Rule(
+    check_probe=check_probe,
     code="TFP106",
     name="batch-coupled-outputs",
     title="an example's output depends on the other examples in the batch",

@@ -50,6 +50,7 @@ def check_probe(obs: Observation) -> Iterator[Finding]:
 
 
 RULE = Rule(
+    check_probe=check_probe,
     code="TFP107",
     name="batch-inconsistent-loss",
     title="loss at batch N differs from the mean of single-example losses",

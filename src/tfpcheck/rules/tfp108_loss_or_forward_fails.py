@@ -112,6 +112,7 @@ def check_probe(obs: Observation) -> Iterator[Finding]:
 
 
 RULE = Rule(
+    check_probe=check_probe,
     code="TFP108",
     name="loss-or-forward-fails",
     title="the forward pass or the loss fails at every probe batch size",

@@ -135,6 +135,7 @@ def _dist(obs: Observation) -> str:
 
 
 RULE = Rule(
+    check_probe=check_probe,
     code="TFP205",
     name="label-encoding-mismatch",
     title="label encoding does not match the loss",

@@ -58,6 +58,7 @@ def check_probe(obs: Observation) -> Iterator[Finding]:
 
 
 RULE = Rule(
+    check_probe=check_probe,
     code="TFP302",
     name="non-finite-loss",
     title="NaN or Inf in the loss or the gradients",

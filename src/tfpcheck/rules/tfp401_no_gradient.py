@@ -70,6 +70,7 @@ def check_probe(obs: Observation) -> Iterator[Finding]:
 
 
 RULE = Rule(
+    check_probe=check_probe,
     code="TFP401",
     name="no-gradient",
     title="trainable variables get no gradient from the loss",

@@ -86,6 +86,7 @@ def check_probe(obs: Observation) -> Iterator[Finding]:
 
 
 RULE = Rule(
+    check_probe=check_probe,
     code="TFP402",
     name="kl-dominates-loss",
     title="KL terms dwarf the data loss at initialization",
