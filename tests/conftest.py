@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,18 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 MODELS = FIXTURES / "models"
 BUILD_SCRIPT = FIXTURES / "build_fixtures.py"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _result_cache_dir(tmp_path_factory: pytest.TempPathFactory):
+    """The tests' result cache lives in a temporary directory, never in the user's ~/.cache."""
+    previous = os.environ.get("TFPCHECK_CACHE_DIR")
+    os.environ["TFPCHECK_CACHE_DIR"] = str(tmp_path_factory.mktemp("tfpcheck-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("TFPCHECK_CACHE_DIR", None)
+    else:
+        os.environ["TFPCHECK_CACHE_DIR"] = previous
 
 
 def model_path(name: str) -> str:

@@ -89,6 +89,9 @@ def check(
     unsafe: Annotated[
         bool, typer.Option("--unsafe", help="Allow loading files that hold Python code.")
     ] = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Check again even if a cached result exists.")
+    ] = False,
     batch_size: Annotated[int, typer.Option(min=2, metavar="N", help="Probe batch size N.")] = 32,
     target_shape: Annotated[
         str | None, typer.Option(help="Per-example target shape, e.g. 1 or 28,28.", metavar="D,...")
@@ -155,6 +158,7 @@ def check(
         custom_objects=custom_objects,
         selector=Selector.from_lists(_split_codes(select), _split_codes(ignore)),
         debug=debug,
+        use_cache=not no_cache,
     )
     started = time.perf_counter()
     results = check_paths(paths, options)

@@ -29,6 +29,7 @@ class CheckOptions:
     custom_objects: str | None = None
     selector: Selector = field(default_factory=Selector)
     debug: bool = False
+    use_cache: bool = True
 
 
 def run_static_rules(ctx: StaticContext) -> list[Finding]:
@@ -203,7 +204,13 @@ def check_paths(
 ) -> list[FileResult]:
     results = []
     for path in paths:
-        result = check_path(os.fspath(path), options)
+        path = os.fspath(path)
+        if options.use_cache:
+            from tfpcheck.cache import cached_check
+
+            result = cached_check(path, options, check_path, is_factory_spec(path))
+        else:
+            result = check_path(path, options)
         results.append(result)
         if on_result is not None:
             on_result(result)

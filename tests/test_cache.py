@@ -1,0 +1,379 @@
+"""The result cache: hits, misses, --no-cache, corrupt entries, atomic writes, no TF on a hit."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ROOT, model_path
+
+from tfpcheck import cache
+from tfpcheck.engine import CheckOptions, check_path
+from tfpcheck.findings import FileResult, Finding, Severity, Where
+from tfpcheck.losses import parse_loss_spec
+from tfpcheck.selection import Selector
+
+STATIC = CheckOptions(static_only=True)
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    directory = tmp_path / "cache"
+    monkeypatch.setenv("TFPCHECK_CACHE_DIR", str(directory))
+    return directory
+
+
+class CountingCheck:
+    """The real check_path, counting how often the cache let it run."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __call__(self, path: str, options: CheckOptions) -> FileResult:
+        self.calls.append(path)
+        return check_path(path, options)
+
+
+def _check(path: str, options: CheckOptions, counter: CountingCheck) -> FileResult:
+    return cache.cached_check(path, options, counter, is_factory=":" in path)
+
+
+def _entries(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.rglob("*") if p.is_file())
+
+
+def _codes(result: FileResult) -> list[str]:
+    return [f.code for f in result.findings]
+
+
+def _without_seconds(doc: dict) -> dict:
+    doc = json.loads(json.dumps(doc))
+    doc["summary"].pop("seconds", None)
+    return doc
+
+
+def test_cache_dir_follows_env_and_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TFPCHECK_CACHE_DIR", str(tmp_path / "x"))
+    assert cache.cache_dir() == tmp_path / "x"
+    monkeypatch.delenv("TFPCHECK_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache.cache_dir() == tmp_path / "xdg" / "tfpcheck"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache.cache_dir() == tmp_path / "home" / ".cache" / "tfpcheck"
+
+
+def test_unchanged_model_is_a_hit(cache_dir: Path) -> None:
+    counter = CountingCheck()
+    path = model_path("tfk_softmax_categorical.keras")
+    first = _check(path, STATIC, counter)
+    second = _check(path, STATIC, counter)
+    assert counter.calls == [path]
+    assert second == first
+    assert "TFP202" in _codes(second)
+    [entry] = _entries(cache_dir)
+    assert entry.suffix == ".json"
+    assert json.loads(entry.read_text())["result"]["findings"][0]["code"] in _codes(first)
+
+
+def test_changed_content_is_a_miss(cache_dir: Path, tmp_path: Path) -> None:
+    counter = CountingCheck()
+    model = tmp_path / "model.keras"
+    shutil.copy(model_path("tfk_softmax_categorical.keras"), model)
+    assert "TFP202" in _codes(_check(str(model), STATIC, counter))
+    shutil.copy(model_path("tfk_categorical_logits.keras"), model)  # the fix, same name
+    fixed = _check(str(model), STATIC, counter)
+    assert counter.calls == [str(model), str(model)]
+    assert "TFP202" not in _codes(fixed)
+    assert fixed == check_path(str(model), STATIC)
+    assert len(_entries(cache_dir)) == 2
+
+
+def test_savedmodel_directory_hashes_every_file(cache_dir: Path, tmp_path: Path) -> None:
+    counter = CountingCheck()
+    model = tmp_path / "saved"
+    shutil.copytree(model_path("tfk_savedmodel"), model)
+    _check(str(model), STATIC, counter)
+    _check(str(model), STATIC, counter)
+    assert len(counter.calls) == 1
+    variables = next(model.glob("variables/*.data-*"))
+    variables.write_bytes(variables.read_bytes() + b"\0")
+    _check(str(model), STATIC, counter)
+    assert len(counter.calls) == 2
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        CheckOptions(static_only=True, batch_size=8),
+        CheckOptions(static_only=True, loss=parse_loss_spec("cce")),
+        CheckOptions(static_only=True, loss=parse_loss_spec("cce", from_logits=True)),
+        CheckOptions(static_only=True, unsafe=True),
+        CheckOptions(static_only=True, target_shape=(1,)),
+        CheckOptions(static_only=True, classes=3),
+        CheckOptions(static_only=True, num_examples=100),
+        CheckOptions(static_only=False),
+    ],
+    ids=["batch", "loss", "from_logits", "unsafe", "target", "classes", "examples", "probe"],
+)
+def test_an_option_that_changes_the_result_is_a_miss(
+    cache_dir: Path, changed: CheckOptions
+) -> None:
+    path = model_path("tfk_softmax_categorical.keras")
+    assert cache.result_key(path, STATIC, False) != cache.result_key(path, changed, False)
+
+
+def test_selection_and_debug_share_one_entry(cache_dir: Path) -> None:
+    counter = CountingCheck()
+    path = model_path("tfk_normal_dense64_relu.keras")
+    everything = _check(path, STATIC, counter)
+    assert _codes(everything) == ["TFP105", "TFP303"]
+    ignored = CheckOptions(
+        static_only=True, selector=Selector.from_lists(None, ["TFP303"]), debug=True
+    )
+    fewer = _check(path, ignored, counter)
+    assert counter.calls == [path]
+    assert _codes(fewer) == ["TFP105"]
+    assert fewer == check_path(path, ignored)
+
+
+def test_factory_key_follows_its_source_and_siblings(cache_dir: Path, tmp_path: Path) -> None:
+    factory = tmp_path / "models.py"
+    helper = tmp_path / "helpers.py"
+    factory.write_text("from helpers import head\n\ndef build():\n    return head()\n")
+    helper.write_text("def head():\n    return 1\n")
+    spec = f"{factory}:build"
+    key = cache.result_key(spec, STATIC, True)
+    assert key is not None
+    assert cache.result_key(spec, STATIC, True) == key
+    helper.write_text("def head():\n    return 2\n")
+    changed_helper = cache.result_key(spec, STATIC, True)
+    factory.write_text(factory.read_text() + "# edited\n")
+    changed_factory = cache.result_key(spec, STATIC, True)
+    assert len({key, changed_helper, changed_factory}) == 3
+    assert cache.result_key(f"{tmp_path / 'missing.py'}:build", STATIC, True) is None
+
+
+def test_loss_and_custom_objects_sources_are_in_the_key(cache_dir: Path, tmp_path: Path) -> None:
+    losses = tmp_path / "my_losses.py"
+    losses.write_text("def nll(y, d):\n    return -d.log_prob(y)\n")
+    path = model_path("k3_regression_dense2.keras")
+    for options in (
+        CheckOptions(static_only=True, loss=parse_loss_spec(f"{losses}:nll")),
+        CheckOptions(static_only=True, custom_objects=str(losses)),
+    ):
+        before = cache.result_key(path, options, False)
+        losses.write_text(losses.read_text() + "# edited\n")
+        assert before is not None
+        assert cache.result_key(path, options, False) != before
+
+
+def test_data_file_content_is_in_the_key(cache_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "probe.npz"
+    np.savez(data, x=np.zeros((4, 8), "float32"), y=np.zeros((4,), "int64"))
+    options = CheckOptions(static_only=True, data=str(data))
+    path = model_path("k3_softmax_probs.keras")
+    before = cache.result_key(path, options, False)
+    np.savez(data, x=np.ones((4, 8), "float32"), y=np.zeros((4,), "int64"))
+    assert before is not None
+    assert cache.result_key(path, options, False) != before
+
+
+def test_module_spec_is_located_without_importing_it(
+    cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "mypkg_cachetest"
+    package.mkdir()
+    marker = tmp_path / "imported"
+    (package / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    (package / "models.py").write_text("def build():\n    return None\n")
+    monkeypatch.chdir(tmp_path)
+    key = cache.result_key("mypkg_cachetest.models:build", STATIC, True)
+    assert key is not None
+    assert not marker.exists()
+    assert "mypkg_cachetest" not in sys.modules
+    (package / "__init__.py").write_text("# changed\n")
+    assert cache.result_key("mypkg_cachetest.models:build", STATIC, True) != key
+    # Not found by the path finder: not cached (the probe will say what importing it says).
+    assert cache.result_key("mypkg_cachetest.nothing:build", STATIC, True) is None
+    assert cache.result_key("no_such_module_anywhere:build", STATIC, True) is None
+
+
+def test_corrupt_entry_is_ignored_and_overwritten(cache_dir: Path) -> None:
+    counter = CountingCheck()
+    path = model_path("tfk_softmax_categorical.keras")
+    first = _check(path, STATIC, counter)
+    [entry] = _entries(cache_dir)
+    for garbage in (b"", b"{not json", b'{"key": "other"}', b'{"key": null, "result": 1}'):
+        entry.write_bytes(garbage)
+        again = _check(path, STATIC, counter)
+        assert again == first
+        assert json.loads(entry.read_text())["result"]["path"] == path
+    key = entry.stem
+    entry.write_text(json.dumps({"format": 1, "key": key, "result": {"findings": "x"}}))
+    assert _check(path, STATIC, counter) == first
+    assert len(counter.calls) == 6
+
+
+def _fake_entry(directory: Path, path: str, options: CheckOptions) -> None:
+    """A valid entry whose result differs from what checking the file finds."""
+    key = cache.result_key(path, options, False)
+    assert key is not None
+    planted = FileResult(path, notes=("planted in the cache",))
+    assert cache.ResultCache(directory).put(key, planted)
+
+
+def test_no_cache_bypasses_the_cache(run_cli, cache_dir: Path) -> None:
+    path = model_path("tfk_softmax_categorical.keras")
+    _fake_entry(cache_dir, path, replace_selector(STATIC))
+    served = run_cli("--static", "--format", "json", path)
+    assert served.json()["files"][0]["notes"] == ["planted in the cache"]
+    fresh = run_cli("--static", "--no-cache", "--format", "json", path)
+    assert "TFP202" in [f["code"] for f in fresh.json()["files"][0]["findings"]]
+    assert fresh.json()["files"][0]["notes"] == []
+    assert len(_entries(cache_dir)) == 1  # --no-cache wrote nothing either
+
+
+def replace_selector(options: CheckOptions) -> CheckOptions:
+    from dataclasses import replace
+
+    return replace(options, selector=Selector())
+
+
+def _put_many(args: tuple[str, str, int]) -> bool:
+    directory, path, _ = args
+    result = check_path(path, STATIC)
+    key = cache.result_key(path, replace_selector(STATIC), False)
+    assert key is not None
+    return all(cache.ResultCache(Path(directory)).put(key, result) for _ in range(20))
+
+
+def test_concurrent_writers_leave_one_whole_entry(cache_dir: Path) -> None:
+    path = model_path("tfk_softmax_categorical.h5")
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        assert all(pool.map(_put_many, [(str(cache_dir), path, i) for i in range(4)]))
+    [entry] = _entries(cache_dir)  # no temporary files left behind
+    assert not entry.name.startswith(".tmp-")
+    hit = cache.ResultCache(cache_dir).get(entry.stem, path)
+    assert hit == check_path(path, STATIC)
+
+
+def test_unwritable_cache_dir_just_does_not_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli
+) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache directory would be\n")
+    monkeypatch.setenv("TFPCHECK_CACHE_DIR", str(blocker))
+    path = model_path("tfk_softmax_categorical.keras")
+    result = run_cli("--static", "--format", "json", path)
+    assert result.exit_code == 1
+    assert "TFP202" in [f["code"] for f in result.json()["files"][0]["findings"]]
+    assert blocker.read_text() == "a file where the cache directory would be\n"
+    assert list(tmp_path.iterdir()) == [blocker]
+
+
+def test_failures_of_tfpcheck_are_not_cached(cache_dir: Path) -> None:
+    path = model_path("tfk_softmax_categorical.keras")
+    outcomes = [
+        FileResult(path, notes=("probe failed inside tfpcheck (KeyError: 'x'); rerun with --debug",)),
+        FileResult(path, error=cache.FileError("TFP001", "could not be read (X); rerun with --debug")),
+        FileResult(
+            path,
+            (Finding("TFP008", "probe-timeout", Severity.WARNING, "the probe did not finish", ""),),
+        ),
+    ]
+    for outcome in outcomes:
+        calls = []
+
+        def check(p: str, o: CheckOptions, outcome: FileResult = outcome) -> FileResult:
+            calls.append(p)
+            return outcome
+
+        cache.cached_check(path, STATIC, check, False)
+        cache.cached_check(path, STATIC, check, False)
+        assert len(calls) == 2
+    assert _entries(cache_dir) == []
+
+
+def test_evidence_that_json_would_show_differently_is_not_cached() -> None:
+    def result(value: object) -> FileResult:
+        finding = Finding("TFP101", "x", Severity.ERROR, "m", "f", Where(layer="out"), {"v": value})
+        return FileResult("m.keras", (finding,))
+
+    kept = cache.encode_result(result((32, 1)))
+    assert kept is not None
+    assert cache.decode_result(kept, "m.keras").findings[0].evidence == {"v": [32, 1]}
+    assert cache.encode_result(result({"shape": (2,), "ok": None, "x": 1.5})) is not None
+    # A bare numpy float32 is shown as a JSON string ("1.5") in the text report; JSON would
+    # give back a str, shown bare (1.5): such a result is not cached.
+    assert cache.encode_result(result(np.float32(1.5))) is None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--static", "tfk_softmax_categorical.keras"),
+        ("--static", "--loss", "cce", "tfk_onehot_layer_cce.keras"),
+        ("--static", "tfk_savedmodel"),
+        ("--static", "not_a_model.keras"),
+        ("k3_softmax_from_logits.keras",),
+        ("k3_linear_cce.keras",),
+    ],
+    ids=lambda a: a[-1],
+)
+def test_cached_output_is_identical_to_uncached(run_cli, cache_dir: Path, args) -> None:
+    *options, name = args
+    path = model_path(name)
+    outputs = {}
+    for run in ("cold", "warm", "uncached"):
+        extra = ["--no-cache"] if run == "uncached" else []
+        for fmt in ("json", "text"):
+            result = run_cli(*options, *extra, "--format", fmt, "-v", path)
+            body = result.json() if fmt == "json" else result.stdout.rsplit("(", 1)[0]
+            outputs[run, fmt] = (result.exit_code, body if fmt == "text" else _without_seconds(body))
+    assert _entries(cache_dir), "nothing was cached"
+    for fmt in ("json", "text"):
+        assert outputs["cold", fmt] == outputs["warm", fmt] == outputs["uncached", fmt]
+
+
+HIT_SCRIPT = """
+import json, sys
+from tfpcheck.cli import main
+code = main(sys.argv[1:])
+heavy = sorted(m for m in sys.modules if m.split('.')[0] in
+               {"tensorflow", "tensorflow_probability", "keras", "tf_keras"})
+print(json.dumps({"exit": code, "heavy": heavy}), file=sys.stderr)
+"""
+
+
+def _subprocess_check(cache_dir: Path, *args: str) -> tuple[dict, dict]:
+    env = dict(os.environ, TFPCHECK_CACHE_DIR=str(cache_dir))
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
+    proc = subprocess.run(
+        [sys.executable, "-c", HIT_SCRIPT, "--format", "json", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    status = json.loads(proc.stderr.strip().splitlines()[-1])
+    return status, _without_seconds(json.loads(proc.stdout))
+
+
+def test_cache_hit_imports_no_tensorflow(tmp_path: Path) -> None:
+    pytest.importorskip("tensorflow_probability")
+    path = model_path("k3_softmax_from_logits.keras")
+    cold_status, cold = _subprocess_check(tmp_path, path)
+    assert "tensorflow" in cold_status["heavy"]  # the first call really probed
+    assert [f["tier"] for f in cold["files"][0]["findings"]] == ["probe"]
+    warm_status, warm = _subprocess_check(tmp_path, path)
+    assert warm_status["heavy"] == []
+    assert warm_status["exit"] == cold_status["exit"] == 1
+    assert warm == cold
