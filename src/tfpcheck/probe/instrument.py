@@ -82,6 +82,16 @@ class Recorder:
         self._depth = 0
         self._current_layer = current_layer
         self.in_loss = False
+        self._paused = False
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Record nothing meanwhile (for runs whose records nobody reads)."""
+        previous, self._paused = self._paused, True
+        try:
+            yield
+        finally:
+            self._paused = previous
 
     def take(self) -> tuple[list[DistRecord], list[DistRecord]]:
         """The log_prob records and the construction records since the last take."""
@@ -92,6 +102,8 @@ class Recorder:
         return records, constructed
 
     def built(self, dist: Any) -> None:
+        if self._paused:
+            return
         self._keep.append(dist)
         site, layer = user_frame_of_stack(3), self._current_layer()
         self._origins[id(dist)] = (site, layer)
@@ -141,6 +153,8 @@ class Recorder:
         )
 
     def start(self, dist: Any, value: Any) -> DistRecord | None:
+        if self._paused:
+            return None
         if type(dist).__name__ in WRAPPERS:
             # tfp.layers' output forwards to its private methods: record the real one.
             dist = getattr(dist, "tensor_distribution", None)
