@@ -265,7 +265,9 @@ class Session:
             out = self.model(xi, training=False)
             return output_summary_tensor(out), self.data_loss(xi, yi, out) if with_loss else None
 
-        traced = tf.function(step, reduce_retracing=True)
+        # No autograph: converting the code costs more than the examples save, and code that
+        # needs it (Python control flow on tensors) fails to trace and runs eagerly instead.
+        traced = tf.function(step, reduce_retracing=True, autograph=False)
 
         def run(xi: Any, yi: Any) -> tuple[np.ndarray | None, Any]:
             summary, loss = traced(xi, yi)
