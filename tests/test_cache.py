@@ -16,7 +16,7 @@ from conftest import ROOT, model_path
 
 from tfpcheck import cache
 from tfpcheck.engine import CheckOptions, check_path
-from tfpcheck.findings import FileResult, Finding, Severity, Where
+from tfpcheck.findings import FileError, FileResult, Finding, Severity, Where
 from tfpcheck.losses import parse_loss_spec
 from tfpcheck.selection import Selector
 
@@ -282,19 +282,19 @@ def test_unwritable_cache_dir_just_does_not_cache(
 def test_failures_of_tfpcheck_are_not_cached(cache_dir: Path) -> None:
     path = model_path("tfk_softmax_categorical.keras")
     outcomes = [
-        FileResult(path, notes=("probe failed inside tfpcheck (KeyError: 'x'); rerun with --debug",)),
-        FileResult(path, error=cache.FileError("TFP001", "could not be read (X); rerun with --debug")),
+        FileResult(path, notes=("probe failed inside tfpcheck (KeyError); rerun with --debug",)),
+        FileResult(path, error=FileError("TFP001", "could not be read (X); rerun with --debug")),
         FileResult(
             path,
             (Finding("TFP008", "probe-timeout", Severity.WARNING, "the probe did not finish", ""),),
         ),
     ]
     for outcome in outcomes:
-        calls = []
+        calls: list[str] = []
 
-        def check(p: str, o: CheckOptions, outcome: FileResult = outcome) -> FileResult:
-            calls.append(p)
-            return outcome
+        def check(p: str, o: CheckOptions, out: FileResult = outcome, seen=calls) -> FileResult:
+            seen.append(p)
+            return out
 
         cache.cached_check(path, STATIC, check, False)
         cache.cached_check(path, STATIC, check, False)
@@ -337,7 +337,8 @@ def test_cached_output_is_identical_to_uncached(run_cli, cache_dir: Path, args) 
         for fmt in ("json", "text"):
             result = run_cli(*options, *extra, "--format", fmt, "-v", path)
             body = result.json() if fmt == "json" else result.stdout.rsplit("(", 1)[0]
-            outputs[run, fmt] = (result.exit_code, body if fmt == "text" else _without_seconds(body))
+            kept = body if fmt == "text" else _without_seconds(body)
+            outputs[run, fmt] = (result.exit_code, kept)
     assert _entries(cache_dir), "nothing was cached"
     for fmt in ("json", "text"):
         assert outputs["cold", fmt] == outputs["warm", fmt] == outputs["uncached", fmt]

@@ -18,6 +18,7 @@ This module must stay light: a cache hit imports neither TensorFlow nor the mode
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -328,10 +329,8 @@ class ResultCache:
             return True
         except OSError:
             if tmp is not None:
-                try:
+                with contextlib.suppress(OSError):
                     os.unlink(tmp)
-                except OSError:
-                    pass
             return False
 
 
