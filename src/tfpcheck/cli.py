@@ -12,11 +12,20 @@ import typer
 from tfpcheck import __version__
 from tfpcheck.findings import FileResult, Severity
 
-SUBCOMMANDS = ("rules", "explain")
+SUBCOMMANDS = ("rules", "explain", "doctor")
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
 class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+    github = "github"
+
+
+class ListFormat(StrEnum):
+    """Output of the commands that describe tfpcheck itself (rules, doctor)."""
+
     text = "text"
     json = "json"
 
@@ -156,8 +165,11 @@ def check(
         selector=Selector.from_lists(_split_codes(select), _split_codes(ignore)),
         debug=debug,
     )
+    from tfpcheck.report.progress import progress, wanted
+
     started = time.perf_counter()
-    results = check_paths(paths, options)
+    with progress(paths, wanted(paths, quiet)) as on_result:
+        results = check_paths(paths, options, on_result=on_result)
     _report(results, time.perf_counter() - started, output_format, quiet, verbose)
     return exit_status(results, Severity(fail_on.value))
 
@@ -168,28 +180,45 @@ def _report(
     from tfpcheck.report import summarize
 
     summary = summarize(results, seconds)
+    # Machine formats go straight to stdout: no wrapping, no highlighting, no colour.
     if fmt is OutputFormat.json:
         from tfpcheck.report import json_format
 
         sys.stdout.write(json_format.render(results, summary) + "\n")
         return
-    from rich.console import Console
+    if fmt is OutputFormat.sarif:
+        from tfpcheck.report import sarif
 
+        sys.stdout.write(sarif.render(results, summary) + "\n")
+        return
+    if fmt is OutputFormat.github:
+        from tfpcheck.report import github_format
+
+        sys.stdout.write(github_format.render(results))
+        return
     from tfpcheck.report import text
 
-    console = Console(soft_wrap=not sys.stdout.isatty(), highlight=False)
-    text.render(console, results, summary, quiet=quiet, verbose=verbose)
+    text.render(text.make_console(), results, summary, quiet=quiet, verbose=verbose)
 
 
 commands_app = typer.Typer(add_completion=False, rich_markup_mode=None, no_args_is_help=True)
 
 
 @commands_app.command("rules", help="List every rule: code, name, severity, tiers.")
-def rules_command() -> int:
+def rules_command(
+    output_format: Annotated[
+        ListFormat, typer.Option("--format", help="Output format.")
+    ] = ListFormat.text,
+) -> int:
+    from tfpcheck.rules import REGISTRY
+
+    if output_format is ListFormat.json:
+        import json
+
+        sys.stdout.write(json.dumps([rule_dict(rule) for rule in REGISTRY], indent=2) + "\n")
+        return EXIT_CLEAN
     from rich.console import Console
     from rich.table import Table
-
-    from tfpcheck.rules import REGISTRY
 
     table = Table(box=None)
     for column in ("code", "name", "severity", "tier"):
@@ -200,6 +229,51 @@ def rules_command() -> int:
     # Piped output has no width: give the table room instead of wrapping at 80 columns.
     Console(width=None if sys.stdout.isatty() else 160).print(table)
     return EXIT_CLEAN
+
+
+def rule_dict(rule: object) -> dict[str, object]:
+    from tfpcheck.rules.base import Rule
+
+    assert isinstance(rule, Rule)
+    doc = rule.doc
+    return {
+        "code": rule.code,
+        "name": rule.name,
+        "severity": rule.severity.value,
+        "tiers": list(rule.tiers),
+        "title": rule.title,
+        "doc": {
+            "what": doc.what,
+            "why": doc.why,
+            "example": doc.example,
+            "use_instead": doc.use_instead,
+        },
+    }
+
+
+@commands_app.command(
+    "doctor",
+    help=(
+        "Show the versions of Python, TensorFlow, TFP, tf_keras and Keras, and whether they "
+        "are a working combination for tfp.layers. Exit 1 when they are not."
+    ),
+)
+def doctor_command(
+    output_format: Annotated[
+        ListFormat, typer.Option("--format", help="Output format.")
+    ] = ListFormat.text,
+) -> int:
+    from tfpcheck import doctor
+
+    installed = doctor.installed_versions()
+    diagnosis = doctor.diagnose(installed)
+    if output_format is ListFormat.json:
+        import json
+
+        sys.stdout.write(json.dumps(doctor.report_dict(installed, diagnosis), indent=2) + "\n")
+    else:
+        sys.stdout.write(doctor.report_text(installed, diagnosis))
+    return EXIT_CLEAN if diagnosis.working else EXIT_FINDINGS
 
 
 @commands_app.command("explain", help="Show a rule's documentation.")
