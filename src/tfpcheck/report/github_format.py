@@ -36,19 +36,23 @@ def _finding_command(path: str, finding: Finding) -> str:
     model = _model_display(path)
     source = relative_posix(where.file) if where.file is not None else None
     props: dict[str, str | int]
+    context = []
     if source is not None and where.line is not None:
         props = {"file": source, "line": where.line}
+        context.append(model)  # the annotation sits in the source: name the model
     else:
         props = {"file": model}
-    context = [model]
     if where.layer is not None:
         index = f" (#{where.layer_index})" if where.layer_index is not None else ""
         context.append(f"layer '{where.layer}'{index}")
     if where.function is not None:
         context.append(f"function {where.function}")
     props["title"] = f"tfpcheck {finding.code}"
-    message = f"{finding.message}\nat {', '.join(context)}\nFix: {finding.fix}"
-    return command(COMMANDS[finding.severity], props, message)
+    lines = [finding.message]
+    if context:
+        lines.append(f"at {', '.join(context)}")
+    lines.append(f"Fix: {finding.fix}")
+    return command(COMMANDS[finding.severity], props, "\n".join(lines))
 
 
 def render_lines(results: list[FileResult]) -> list[str]:
