@@ -47,6 +47,7 @@ def test_color_when_forced_and_none_with_no_color(run_cli, monkeypatch) -> None:
     assert ANSI not in plain.stdout
     assert "  TFP202 error [double-softmax] softmax output of" in plain.stdout
     assert "\n    Fix:\n      Feed raw logits:" in plain.stdout
+    assert ANSI not in run_cli("rules").stdout
 
 
 def test_verbose_shows_all_evidence_and_quiet_only_the_summary(run_cli) -> None:

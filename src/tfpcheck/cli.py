@@ -79,7 +79,7 @@ check_app = typer.Typer(add_completion=False, rich_markup_mode=None)
         "PATH is a .keras archive, an .h5 file, a SavedModel directory, or FILE.py:NAME / "
         "module:NAME naming a function that builds the model. "
         "Other commands: 'tfpcheck rules' lists the rules, 'tfpcheck explain CODE' "
-        "documents one."
+        "documents one, 'tfpcheck doctor' checks the TensorFlow installation."
     ),
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -227,7 +227,10 @@ def rules_command(
     for rule in REGISTRY:
         table.add_row(rule.code, rule.name, rule.severity.value, "/".join(rule.tiers), rule.title)
     # Piped output has no width: give the table room instead of wrapping at 80 columns.
-    Console(width=None if sys.stdout.isatty() else 160).print(table)
+    from tfpcheck.report.text import color_system
+
+    console = Console(width=None if sys.stdout.isatty() else 160, color_system=color_system())
+    console.print(table)
     return EXIT_CLEAN
 
 
