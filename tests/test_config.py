@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, model_path
+from conftest import FIXTURES, ROOT, model_path
 
 from tfpcheck import config as configuration
 
@@ -416,3 +416,18 @@ def test_glob_regex() -> None:
     assert regex("m/[ab].h5").match("m/b.h5")
     assert not regex("m/[!ab].h5").match("m/b.h5")
     assert not regex("*.keras").match("x.keras.bak")
+
+
+def test_readme_configuration_example_is_valid(tmp_path: Path) -> None:
+    section = (ROOT / "README.md").read_text().split("## Configuration", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "pyproject.toml").write_text(example)
+    found = configuration.read_config(tmp_path / "pyproject.toml")
+    assert found.values == {"batch_size": 16, "ignore": ["TFP107"], "fail_on": "warning"}
+    assert [t.pattern for t in found.models] == [
+        "models/classifier_*.keras",
+        "models/regression.keras",
+        "training/bayes.py:build_model",
+    ]
+    assert found.models[1].values["loss"] == f"{tmp_path}/training/losses.py:normal_nll"
+    assert found.models[2].is_factory

@@ -311,7 +311,7 @@ def _read_values(
             message = _unknown(key, known)
             if key in GLOBAL_ONLY:
                 message = f"'{key}' applies to the whole run: set it in the top-level table"
-            elif key == "tool" and "tool" not in known:
+            elif key == "tool" and "[tool.tfpcheck]" not in where:
                 message += (
                     " (only a file named pyproject.toml is read for its [tool.tfpcheck] table;"
                     " other files hold the keys at the top level)"
