@@ -431,3 +431,17 @@ def test_readme_configuration_example_is_valid(tmp_path: Path) -> None:
     ]
     assert found.models[1].values["loss"] == f"{tmp_path}/training/losses.py:normal_nll"
     assert found.models[2].is_factory
+
+
+def test_from_logits_without_a_loss(run_cli, tmp_path: Path, monkeypatch) -> None:
+    repo = make_repo(tmp_path / "repo", "[tool.tfpcheck]\nfrom-logits = true\n")
+    monkeypatch.chdir(repo)
+    result = run_cli("--static", model_path(CLEAN))
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "tfpcheck: error: from-logits = true in the configuration goes with a Keras loss: "
+        'set loss = "cce" (or give --loss) too\n'
+    )
+    with_loss = run_cli("--static", "--loss", "cce", "--format", "json", model_path(CLEAN))
+    assert with_loss.exit_code == 1
+    assert [f["code"] for f in with_loss.json()["files"][0]["findings"]] == ["TFP202"]

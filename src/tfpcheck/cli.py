@@ -167,8 +167,8 @@ def check(
         typer.echo(f"tfpcheck: warning: {warning}", err=True)
     if not plan.paths:
         raise UsageError(_no_paths_message(found))
-    options = _check_options(plan.values)
-    per_path = {path: _check_options(values) for path, values in plan.per_path.items()}
+    options = _check_options(plan.values, given)
+    per_path = {path: _check_options(values, given) for path, values in plan.per_path.items()}
     values = plan.values
     started = time.perf_counter()
     results = check_paths(plan.paths, options, per_path=per_path)
@@ -194,7 +194,7 @@ def _no_paths_message(found: Any) -> str:
     )
 
 
-def _check_options(values: dict[str, Any]) -> CheckOptions:
+def _check_options(values: dict[str, Any], given: set[str]) -> CheckOptions:
     """Options for the engine from the merged values (command line over configuration)."""
     from tfpcheck.engine import CheckOptions
     from tfpcheck.losses import LossSpecError, parse_loss_spec
@@ -206,7 +206,12 @@ def _check_options(values: dict[str, Any]) -> CheckOptions:
     except LossSpecError as exc:
         raise UsageError(f"--loss: {exc}") from None
     if spec is None and from_logits:
-        raise UsageError("--from-logits goes with a Keras loss: --loss cce --from-logits")
+        if "from_logits" in given:
+            raise UsageError("--from-logits goes with a Keras loss: --loss cce --from-logits")
+        raise UsageError(
+            "from-logits = true in the configuration goes with a Keras loss: "
+            'set loss = "cce" (or give --loss) too'
+        )
     return CheckOptions(
         loss=spec,
         static_only=values["static"],
