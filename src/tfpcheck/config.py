@@ -56,11 +56,6 @@ def param_of(key: str) -> str:
     return _PARAM_OF_KEY.get(key, key.replace("-", "_"))
 
 
-def key_of(param: str) -> str:
-    inverse = {v: k for k, v in _PARAM_OF_KEY.items()}
-    return inverse.get(param, param.replace("_", "-"))
-
-
 def display(path: str | Path) -> str:
     """A path as the user would write it: relative below the current directory."""
     absolute = os.path.abspath(path)
