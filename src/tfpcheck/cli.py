@@ -5,12 +5,15 @@ from __future__ import annotations
 import sys
 import time
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from tfpcheck import __version__
 from tfpcheck.findings import FileResult, Severity
+
+if TYPE_CHECKING:
+    from tfpcheck.engine import CheckOptions
 
 SUBCOMMANDS = ("rules", "explain", "doctor")
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -77,14 +80,16 @@ check_app = typer.Typer(add_completion=False, rich_markup_mode=None)
     help=(
         "Check Keras + TensorFlow Probability models for configuration mistakes.\n\n"
         "PATH is a .keras archive, an .h5 file, a SavedModel directory, or FILE.py:NAME / "
-        "module:NAME naming a function that builds the model. "
+        "module:NAME naming a function that builds the model. With no PATH, the models "
+        "listed in [tool.tfpcheck] of the nearest pyproject.toml are checked. "
         "Other commands: 'tfpcheck rules' lists the rules, 'tfpcheck explain CODE' "
         "documents one, 'tfpcheck doctor' checks the TensorFlow installation."
     ),
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 def check(
-    paths: Annotated[list[str], typer.Argument(metavar="PATH...", show_default=False)],
+    ctx: typer.Context,
+    paths: Annotated[list[str] | None, typer.Argument(metavar="PATH", show_default=False)] = None,
     loss: Annotated[
         str | None,
         typer.Option(
@@ -137,41 +142,103 @@ def check(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
     ] = False,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            help="Read this configuration file instead of the nearest pyproject.toml.",
+        ),
+    ] = None,
+    isolated: Annotated[
+        bool, typer.Option("--isolated", help="Ignore all configuration files.")
+    ] = False,
     version: Annotated[
         bool | None,
         typer.Option("--version", callback=_version_callback, is_eager=True, help="Version."),
     ] = None,
 ) -> int:
-    from tfpcheck.engine import CheckOptions, check_paths
+    from tfpcheck import config as configuration
+    from tfpcheck.engine import check_paths
+
+    # Only what was typed on the command line overrides the configuration files.
+    given = {
+        name
+        for name in ctx.params
+        if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
+    }
+    try:
+        found = configuration.load(config, isolated)
+        plan = configuration.plan(paths or [], ctx.params, given, found)
+    except configuration.ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    for warning in plan.warnings:
+        typer.echo(f"tfpcheck: warning: {warning}", err=True)
+    if not plan.paths:
+        raise UsageError(_no_paths_message(found))
+    options = _check_options(plan.values, given)
+    per_path = {path: _check_options(values, given) for path, values in plan.per_path.items()}
+    values = plan.values
+    started = time.perf_counter()
+    from tfpcheck.report.progress import progress, wanted
+
+    with progress(plan.paths, wanted(plan.paths, values["quiet"])) as on_result:
+        results = check_paths(plan.paths, options, per_path=per_path, on_result=on_result)
+    fmt = OutputFormat(values["output_format"])
+    _report(results, time.perf_counter() - started, fmt, values["quiet"], values["verbose"])
+    return exit_status(results, Severity(FailOn(values["fail_on"]).value))
+
+
+def _no_paths_message(found: Any) -> str:
+    if found is None:
+        return (
+            "no PATH given: tfpcheck model.keras [options], or list the models in "
+            "[[tool.tfpcheck.models]] of pyproject.toml (tfpcheck --help)"
+        )
+    from tfpcheck.config import display
+
+    where = display(found.file)
+    if found.models:
+        return f"no PATH given and the model tables of {where} match no file"
+    return (
+        f"no PATH given and {where} lists no models: give PATHs, or add "
+        '[[tool.tfpcheck.models]] tables with path = "models/*.keras"'
+    )
+
+
+def _check_options(values: dict[str, Any], given: set[str]) -> CheckOptions:
+    """Options for the engine from the merged values (command line over configuration)."""
+    from tfpcheck.engine import CheckOptions
     from tfpcheck.losses import LossSpecError, parse_loss_spec
     from tfpcheck.selection import Selector
 
+    loss, from_logits = values["loss"], values["from_logits"]
     try:
         spec = parse_loss_spec(loss, from_logits) if loss is not None else None
     except LossSpecError as exc:
         raise UsageError(f"--loss: {exc}") from None
     if spec is None and from_logits:
-        raise UsageError("--from-logits goes with a Keras loss: --loss cce --from-logits")
-    options = CheckOptions(
+        if "from_logits" in given:
+            raise UsageError("--from-logits goes with a Keras loss: --loss cce --from-logits")
+        raise UsageError(
+            "from-logits = true in the configuration goes with a Keras loss: "
+            'set loss = "cce" (or give --loss) too'
+        )
+    return CheckOptions(
         loss=spec,
-        static_only=static,
-        unsafe=unsafe,
-        batch_size=batch_size,
-        target_shape=_parse_shape(target_shape),
-        classes=classes,
-        data=data,
-        num_examples=num_examples,
-        custom_objects=custom_objects,
-        selector=Selector.from_lists(_split_codes(select), _split_codes(ignore)),
-        debug=debug,
+        static_only=values["static"],
+        unsafe=values["unsafe"],
+        batch_size=values["batch_size"],
+        target_shape=_parse_shape(values["target_shape"]),
+        classes=values["classes"],
+        data=values["data"],
+        num_examples=values["num_examples"],
+        custom_objects=values["custom_objects"],
+        selector=Selector.from_lists(
+            _split_codes(values["select"]), _split_codes(values["ignore"])
+        ),
+        debug=values["debug"],
     )
-    from tfpcheck.report.progress import progress, wanted
-
-    started = time.perf_counter()
-    with progress(paths, wanted(paths, quiet)) as on_result:
-        results = check_paths(paths, options, on_result=on_result)
-    _report(results, time.perf_counter() - started, output_format, quiet, verbose)
-    return exit_status(results, Severity(fail_on.value))
 
 
 def _report(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from tfpcheck.findings import FileError, FileResult, Finding
@@ -200,10 +200,12 @@ def check_paths(
     paths: Iterable[str],
     options: CheckOptions,
     on_result: Callable[[FileResult], None] | None = None,
+    per_path: Mapping[str, CheckOptions] | None = None,
 ) -> list[FileResult]:
+    """`per_path`: options for some paths (a configuration's model tables); others get `options`."""
     results = []
     for path in paths:
-        result = check_path(os.fspath(path), options)
+        result = check_path(os.fspath(path), (per_path or {}).get(os.fspath(path), options))
         results.append(result)
         if on_result is not None:
             on_result(result)
