@@ -118,13 +118,20 @@ def _finish(
 
 def source_findings(specs: list[str]) -> list[Finding]:
     """Static findings from the user's own source files (a loss or factory FILE.py:NAME)."""
+    from tfpcheck.rules import tfp101_loss_broadcasts_across_batch as tfp101
+    from tfpcheck.rules import tfp202_double_softmax as tfp202
+    from tfpcheck.rules import tfp203_double_sigmoid as tfp203
     from tfpcheck.rules import tfp304_full_covariance_parameterization as tfp304
-    from tfpcheck.source_scan import calls_in_file, file_of_spec
+    from tfpcheck.source_scan import scan_spec
 
-    files = {f for spec in specs if (f := file_of_spec(spec)) is not None}
     findings: list[Finding] = []
-    for file in sorted(files):
-        findings.extend(tfp304.source_findings(calls_in_file(file)))
+    for spec in dict.fromkeys(specs):
+        scan = scan_spec(spec)
+        if scan is None:
+            continue
+        findings.extend(tfp304.source_findings(scan.calls))
+        for rule in (tfp101, tfp202, tfp203):
+            findings.extend(rule.source_findings(scan))
     return findings
 
 
