@@ -90,6 +90,10 @@ def check(
         bool, typer.Option("--unsafe", help="Allow loading files that hold Python code.")
     ] = False,
     batch_size: Annotated[int, typer.Option(min=2, metavar="N", help="Probe batch size N.")] = 32,
+    timeout: Annotated[
+        float,
+        typer.Option(metavar="SECONDS", help="Stop a model's probe after this long (TFP008)."),
+    ] = 300.0,
     target_shape: Annotated[
         str | None, typer.Option(help="Per-example target shape, e.g. 1 or 28,28.", metavar="D,...")
     ] = None,
@@ -143,11 +147,14 @@ def check(
         raise UsageError(f"--loss: {exc}") from None
     if spec is None and from_logits:
         raise UsageError("--from-logits goes with a Keras loss: --loss cce --from-logits")
+    if not timeout > 0:
+        raise UsageError(f"--timeout {timeout:g}: must be a positive number of seconds")
     options = CheckOptions(
         loss=spec,
         static_only=static,
         unsafe=unsafe,
         batch_size=batch_size,
+        timeout=timeout,
         target_shape=_parse_shape(target_shape),
         classes=classes,
         data=data,
