@@ -245,3 +245,69 @@ def test_debug_shows_the_worker_output(run_cli, tmp_path: Path) -> None:
     result = run_cli("--format", "json", "--debug", "--loss", "mse", f"{noisy}:build")
     assert result.json()["files"][0]["error"] is None
     assert "[probe worker] hello from the factory" in result.stderr
+
+
+def _children_named(parent: int, marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat_fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(stat_fields[1]) == parent and marker in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")  # exited; reaping is the new parent's business
+
+
+def _wait_for(condition, seconds: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_worker_does_not_outlive_a_killed_parent(factories: Path) -> None:
+    """SIGKILL to the command while its worker runs: no atexit runs, yet the worker goes too."""
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent / "src")}
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "tfpcheck", "--timeout", "600", f"{factories}:hang"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        workers: list[int] = []
+
+        def started() -> bool:
+            workers[:] = _children_named(parent.pid, "tfpcheck.probe.worker")
+            return bool(workers)
+
+        assert _wait_for(started, 120), "no probe worker started"
+        (worker,) = workers
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        assert _wait_for(lambda: _gone(worker), 30), f"worker {worker} outlived its parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
