@@ -62,17 +62,39 @@ def _load_seed(name: str) -> Seed:
     return Seed(name, members, config)
 
 
-def _nodes(root: Any) -> list[tuple[Path_, Any]]:
-    """Every node with its path; iterative, since mutations nest hundreds of levels deep."""
-    found, stack = [], [((), root)]
-    while stack:
-        path, node = stack.pop()
-        found.append((path, node))
-        if isinstance(node, dict):
-            stack.extend(((*path, key), value) for key, value in node.items())
-        elif isinstance(node, list):
-            stack.extend(((*path, index), value) for index, value in enumerate(node))
-    return found
+MAX_TEXT = 8 * 1024 * 1024
+MAX_NODES = 20_000  # mutations pick among the first nodes of a config grown by nesting
+
+
+def _nodes(root: Any) -> list[tuple[int, Any, Any]]:
+    """(parent index, key, node) for at most MAX_NODES nodes, iteratively: mutations nest
+    hundreds of levels deep. An entry keeps its parent's index, not its path: paths of a chain
+    D deep would cost D², and shared (duplicated) subtrees multiply that."""
+    entries: list[tuple[int, Any, Any]] = [(-1, None, root)]
+    stack = [0]
+    while stack and len(entries) < MAX_NODES:
+        index = stack.pop()
+        node = entries[index][2]
+        children = (
+            node.items()
+            if isinstance(node, dict)
+            else enumerate(node)
+            if isinstance(node, list)
+            else ()
+        )
+        for key, value in children:
+            entries.append((index, key, value))
+            stack.append(len(entries) - 1)
+    return entries
+
+
+def _path_of(entries: list[tuple[int, Any, Any]], index: int) -> Path_:
+    path = []
+    while entries[index][0] >= 0:
+        parent, key, _ = entries[index]
+        path.append(key)
+        index = parent
+    return tuple(reversed(path))
 
 
 LOADED = [_load_seed(name) for name in SEEDS]
@@ -80,7 +102,7 @@ CLASS_NAMES = sorted(
     {
         node["class_name"]
         for seed in LOADED
-        for _, node in _nodes(seed.config)
+        for _, _, node in _nodes(seed.config)
         if isinstance(node, dict) and isinstance(node.get("class_name"), str)
     }
 )
@@ -132,7 +154,8 @@ def _number_variants(value: float) -> list[Any]:
 
 def _mutate(draw: st.DrawFn, config: Any) -> Any:
     nodes = _nodes(config)
-    path, node = nodes[draw(st.integers(0, len(nodes) - 1))]
+    chosen = draw(st.integers(0, len(nodes) - 1))
+    path, node = _path_of(nodes, chosen), nodes[chosen][2]
     kind = draw(
         st.sampled_from(
             ["delete", "odd", "number", "wrap", "unwrap", "deep", "string", "class", "dup"]
@@ -183,6 +206,8 @@ def broken_archives(draw: st.DrawFn) -> tuple[Seed, bytes]:
     try:
         text = json.dumps(config).encode()
     except ValueError:  # a mutation made a dict key unhashable etc.: keep the seed's
+        text = json.dumps(seed.config).encode()
+    if len(text) > MAX_TEXT:  # duplicated subtrees grew it: the size limit has its own tests
         text = json.dumps(seed.config).encode()
     if draw(st.integers(0, 9)) == 0:  # sometimes cut the text short
         text = text[: draw(st.integers(0, len(text)))]
