@@ -104,6 +104,10 @@ def check(
         bool, typer.Option("--unsafe", help="Allow loading files that hold Python code.")
     ] = False,
     batch_size: Annotated[int, typer.Option(min=2, metavar="N", help="Probe batch size N.")] = 32,
+    timeout: Annotated[
+        float,
+        typer.Option(metavar="SECONDS", help="Stop a model's probe after this long (TFP008)."),
+    ] = 300.0,
     target_shape: Annotated[
         str | None, typer.Option(help="Per-example target shape, e.g. 1 or 28,28.", metavar="D,...")
     ] = None,
@@ -224,8 +228,11 @@ def _check_options(values: dict[str, Any], given: set[str]) -> CheckOptions:
             "from-logits = true in the configuration goes with a Keras loss: "
             'set loss = "cce" (or give --loss) too'
         )
+    if not values["timeout"] > 0:
+        raise UsageError(f"--timeout {values['timeout']:g}: must be a positive number of seconds")
     return CheckOptions(
         loss=spec,
+        timeout=values["timeout"],
         static_only=values["static"],
         unsafe=values["unsafe"],
         batch_size=values["batch_size"],

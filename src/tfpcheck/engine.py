@@ -29,6 +29,7 @@ class CheckOptions:
     custom_objects: str | None = None
     selector: Selector = field(default_factory=Selector)
     debug: bool = False
+    timeout: float = 300.0  # seconds per model's probe (--timeout)
 
 
 def run_static_rules(ctx: StaticContext) -> list[Finding]:
@@ -78,7 +79,8 @@ def _merge(static: list[Finding], probe: tuple[Finding, ...]) -> list[Finding]:
 def _run_probe(
     path: str, flavor: str | None, static: list[Finding], options: CheckOptions
 ) -> tuple[list[Finding], list[str], FileError | None]:
-    from tfpcheck.probe import ProbeRequest, run_probe
+    from tfpcheck.probe import ProbeRequest
+    from tfpcheck.probe.supervisor import probe_isolated
 
     request = ProbeRequest(
         path=path,
@@ -94,7 +96,8 @@ def _run_probe(
         custom_objects=options.custom_objects,
     )
     try:
-        result = run_probe(request)
+        # In a worker process: a model that crashes, hangs or eats memory is TFP008.
+        result = probe_isolated(request, options.timeout, debug=options.debug)
     except Exception as exc:  # a probe bug must not stop the other files
         if options.debug:
             raise
