@@ -241,6 +241,21 @@ def test_no_cache_bypasses_the_cache(run_cli, cache_dir: Path) -> None:
     assert len(_entries(cache_dir)) == 1  # --no-cache wrote nothing either
 
 
+def test_cache_false_in_the_configuration_bypasses_the_cache(
+    run_cli, cache_dir: Path, tmp_path: Path
+) -> None:
+    path = model_path("tfk_softmax_categorical.keras")
+    _fake_entry(cache_dir, path, replace_selector(STATIC))
+    config = tmp_path / "pyproject.toml"
+    config.write_text("[tool.tfpcheck]\ncache = false\n")
+    fresh = run_cli("--config", str(config), "--static", "--format", "json", path)
+    assert "TFP202" in [f["code"] for f in fresh.json()["files"][0]["findings"]]
+    assert fresh.json()["files"][0]["notes"] == []
+    config.write_text("[tool.tfpcheck]\ncache = true\n")
+    served = run_cli("--config", str(config), "--static", "--format", "json", path)
+    assert served.json()["files"][0]["notes"] == ["planted in the cache"]
+
+
 def replace_selector(options: CheckOptions) -> CheckOptions:
     from dataclasses import replace
 
@@ -350,7 +365,10 @@ from tfpcheck.cli import main
 code = main(sys.argv[1:])
 heavy = sorted(m for m in sys.modules if m.split('.')[0] in
                {"tensorflow", "tensorflow_probability", "keras", "tf_keras"})
-print(json.dumps({"exit": code, "heavy": heavy}), file=sys.stderr)
+# The probe may run in a worker process: whether the probe package was imported at all
+# says whether this call probed (or started a worker that did).
+probe = sorted(m for m in sys.modules if m.startswith("tfpcheck.probe"))
+print(json.dumps({"exit": code, "heavy": heavy, "probe": probe}), file=sys.stderr)
 """
 
 
@@ -372,9 +390,10 @@ def test_cache_hit_imports_no_tensorflow(tmp_path: Path) -> None:
     pytest.importorskip("tensorflow_probability")
     path = model_path("k3_softmax_from_logits.keras")
     cold_status, cold = _subprocess_check(tmp_path, path)
-    assert "tensorflow" in cold_status["heavy"]  # the first call really probed
+    assert "tfpcheck.probe" in cold_status["probe"]  # the first call really probed
     assert [f["tier"] for f in cold["files"][0]["findings"]] == ["probe"]
     warm_status, warm = _subprocess_check(tmp_path, path)
     assert warm_status["heavy"] == []
+    assert warm_status["probe"] == []  # no probe, in this process or in a worker
     assert warm_status["exit"] == cold_status["exit"] == 1
     assert warm == cold

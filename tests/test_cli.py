@@ -105,3 +105,25 @@ def test_python_dash_m_and_console_script() -> None:
     )
     assert proc.returncode == 1
     assert "TFP202" in proc.stdout
+
+
+def test_rules_as_json_carry_the_documentation(run_cli) -> None:
+    from tfpcheck.rules import REGISTRY
+
+    result = run_cli("rules", "--format", "json")
+    assert result.exit_code == 0
+    rules = result.json()
+    assert [r["code"] for r in rules] == [rule.code for rule in REGISTRY]
+    tfp202 = next(r for r in rules if r["code"] == "TFP202")
+    assert tfp202["name"] == "double-softmax"
+    assert tfp202["severity"] == "error"
+    assert tfp202["tiers"] == ["static", "probe"]
+    assert tfp202["title"] == "softmax output used as logits"
+    assert set(tfp202["doc"]) == {"what", "why", "example", "use_instead"}
+    assert "softmax" in tfp202["doc"]["example"]
+
+
+def test_rules_table_stays_the_default(run_cli) -> None:
+    result = run_cli("rules")
+    assert result.stdout.split()[:5] == ["code", "name", "severity", "tier", "what"]
+    assert "TFP202  double-softmax" in result.stdout

@@ -122,6 +122,9 @@ def test_saved_model_pb_given_instead_of_its_directory(tmp_path: Path) -> None:
 
 def test_saved_model_directory_is_not_parsed(tmp_path: Path) -> None:
     (tmp_path / "saved_model.pb").write_bytes(b"\x08\x01")
+    (tmp_path / "variables").mkdir()
+    (tmp_path / "variables" / "variables.index").write_bytes(b"")
+    (tmp_path / "variables" / "variables.data-00000-of-00001").write_bytes(b"")
     model = read_model_file(tmp_path)
     assert (model.format, model.flavor, model.keras_version) == ("savedmodel", "tf_keras", None)
     assert (model.layers, model.outputs, model.losses) == ([], [], [])

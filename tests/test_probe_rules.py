@@ -362,6 +362,15 @@ def test_tfp006_flipout_factory_cannot_round_trip() -> None:
     assert (finding.where.layer, finding.evidence["layer_class"]) == ("hidden", "DenseFlipout")
 
 
+def test_tfp006_vae_names_the_decoder_head_that_fails() -> None:
+    # The encoder's MultivariateNormalTriL fails a layer-alone round trip too, but the model's
+    # load fails on the decoder's IndependentBernoulli(convert_to_tensor_fn=Bernoulli.logits).
+    finding = only(probe(f"{TUTORIALS}:build_vae"), "TFP006")
+    assert finding.evidence["layer_class"] == "IndependentBernoulli"
+    assert "/independent_bernoulli" in finding.where.layer  # in the nested decoder
+    assert "'logits'" in finding.evidence["error"]
+
+
 def test_tfp108_factory_that_raises_names_the_users_line(tmp_path: Path) -> None:
     path = tmp_path / "broken.py"
     path.write_text("def build():\n    raise RuntimeError('boom')\n")

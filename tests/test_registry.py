@@ -18,6 +18,7 @@ SPEC_NAMES = {
     "TFP005": "unknown-custom-object",
     "TFP006": "save-roundtrip-fails",
     "TFP007": "dangerous-serialized-code",
+    "TFP008": "probe-did-not-finish",
     "TFP101": "loss-broadcasts-across-batch",
     "TFP102": "batch-dependent-failure",
     "TFP103": "extra-loss-axes",

@@ -49,8 +49,26 @@ def test_static_check_imports_no_tensorflow(args: tuple[str, ...]) -> None:
     assert result["exit"] in (0, 1)
 
 
-@pytest.mark.parametrize("args", [("rules",), ("explain", "TFP202"), ("--version",), ("--help",)])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("rules",),
+        ("rules", "--format", "json"),
+        ("explain", "TFP202"),
+        ("doctor",),
+        ("doctor", "--format", "json"),
+        ("--version",),
+        ("--help",),
+    ],
+)
 def test_commands_import_no_tensorflow(args: tuple[str, ...]) -> None:
     result = _run(*args)
     assert result["heavy"] == []
     assert result["exit"] == 0
+
+
+@pytest.mark.parametrize("fmt", ["json", "sarif", "github"])
+def test_machine_formats_import_no_tensorflow(fmt: str) -> None:
+    result = _run("--static", "--format", fmt, model_path("tfk_softmax_categorical.keras"))
+    assert result["heavy"] == []
+    assert result["exit"] == 1

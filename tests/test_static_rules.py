@@ -79,5 +79,8 @@ def test_every_static_rule_has_a_failing_and_a_passing_case() -> None:
     for rule in REGISTRY:
         if rule.check_static is None or rule.code in {"TFP007"}:
             continue  # TFP007 has its own tests with payloads made on purpose
+        if rule.code == "TFP004":  # its failing file is an edited archive: test_keras_flavor.py
+            assert rule.code in {code for c in CASES for code in c.get("absent", [])}
+            continue
         assert rule.code in failing, f"{rule.code} has no failing case"
         assert rule.code in passing, f"{rule.code} has no passing case"

@@ -56,6 +56,7 @@ TRANSIENT_MARKERS = (
     "probe failed inside tfpcheck",
     "did not finish",
     "timed out",
+    "ignoring TFPCHECK_",  # a bad setting in the environment, fixed by the next run
 )
 TRANSIENT_CODES = frozenset({"TFP008"})
 _CHUNK = 1 << 20

@@ -5,18 +5,30 @@ from __future__ import annotations
 import sys
 import time
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from tfpcheck import __version__
 from tfpcheck.findings import FileResult, Severity
 
-SUBCOMMANDS = ("rules", "explain")
+if TYPE_CHECKING:
+    from tfpcheck.engine import CheckOptions
+
+SUBCOMMANDS = ("rules", "explain", "doctor")
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
 class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+    github = "github"
+
+
+class ListFormat(StrEnum):
+    """Output of the commands that describe tfpcheck itself (rules, doctor)."""
+
     text = "text"
     json = "json"
 
@@ -68,14 +80,16 @@ check_app = typer.Typer(add_completion=False, rich_markup_mode=None)
     help=(
         "Check Keras + TensorFlow Probability models for configuration mistakes.\n\n"
         "PATH is a .keras archive, an .h5 file, a SavedModel directory, or FILE.py:NAME / "
-        "module:NAME naming a function that builds the model. "
+        "module:NAME naming a function that builds the model. With no PATH, the models "
+        "listed in [tool.tfpcheck] of the nearest pyproject.toml are checked. "
         "Other commands: 'tfpcheck rules' lists the rules, 'tfpcheck explain CODE' "
-        "documents one."
+        "documents one, 'tfpcheck doctor' checks the TensorFlow installation."
     ),
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 def check(
-    paths: Annotated[list[str], typer.Argument(metavar="PATH...", show_default=False)],
+    ctx: typer.Context,
+    paths: Annotated[list[str] | None, typer.Argument(metavar="PATH", show_default=False)] = None,
     loss: Annotated[
         str | None,
         typer.Option(
@@ -93,6 +107,10 @@ def check(
         bool, typer.Option("--no-cache", help="Check again even if a cached result exists.")
     ] = False,
     batch_size: Annotated[int, typer.Option(min=2, metavar="N", help="Probe batch size N.")] = 32,
+    timeout: Annotated[
+        float,
+        typer.Option(metavar="SECONDS", help="Stop a model's probe after this long (TFP008)."),
+    ] = 300.0,
     target_shape: Annotated[
         str | None, typer.Option(help="Per-example target shape, e.g. 1 or 28,28.", metavar="D,...")
     ] = None,
@@ -131,39 +149,107 @@ def check(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
     ] = False,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            help="Read this configuration file instead of the nearest pyproject.toml.",
+        ),
+    ] = None,
+    isolated: Annotated[
+        bool, typer.Option("--isolated", help="Ignore all configuration files.")
+    ] = False,
     version: Annotated[
         bool | None,
         typer.Option("--version", callback=_version_callback, is_eager=True, help="Version."),
     ] = None,
 ) -> int:
-    from tfpcheck.engine import CheckOptions, check_paths
+    from tfpcheck import config as configuration
+    from tfpcheck.engine import check_paths
+
+    # Only what was typed on the command line overrides the configuration files.
+    given = {
+        name
+        for name in ctx.params
+        if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
+    }
+    try:
+        found = configuration.load(config, isolated)
+        plan = configuration.plan(paths or [], ctx.params, given, found)
+    except configuration.ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    for warning in plan.warnings:
+        typer.echo(f"tfpcheck: warning: {warning}", err=True)
+    if not plan.paths:
+        raise UsageError(_no_paths_message(found))
+    options = _check_options(plan.values, given)
+    per_path = {path: _check_options(values, given) for path, values in plan.per_path.items()}
+    values = plan.values
+    started = time.perf_counter()
+    from tfpcheck.report.progress import progress, wanted
+
+    with progress(plan.paths, wanted(plan.paths, values["quiet"])) as on_result:
+        results = check_paths(plan.paths, options, per_path=per_path, on_result=on_result)
+    fmt = OutputFormat(values["output_format"])
+    _report(results, time.perf_counter() - started, fmt, values["quiet"], values["verbose"])
+    return exit_status(results, Severity(FailOn(values["fail_on"]).value))
+
+
+def _no_paths_message(found: Any) -> str:
+    if found is None:
+        return (
+            "no PATH given: tfpcheck model.keras [options], or list the models in "
+            "[[tool.tfpcheck.models]] of pyproject.toml (tfpcheck --help)"
+        )
+    from tfpcheck.config import display
+
+    where = display(found.file)
+    if found.models:
+        return f"no PATH given and the model tables of {where} match no file"
+    return (
+        f"no PATH given and {where} lists no models: give PATHs, or add "
+        '[[tool.tfpcheck.models]] tables with path = "models/*.keras"'
+    )
+
+
+def _check_options(values: dict[str, Any], given: set[str]) -> CheckOptions:
+    """Options for the engine from the merged values (command line over configuration)."""
+    from tfpcheck.engine import CheckOptions
     from tfpcheck.losses import LossSpecError, parse_loss_spec
     from tfpcheck.selection import Selector
 
+    loss, from_logits = values["loss"], values["from_logits"]
     try:
         spec = parse_loss_spec(loss, from_logits) if loss is not None else None
     except LossSpecError as exc:
         raise UsageError(f"--loss: {exc}") from None
     if spec is None and from_logits:
-        raise UsageError("--from-logits goes with a Keras loss: --loss cce --from-logits")
-    options = CheckOptions(
+        if "from_logits" in given:
+            raise UsageError("--from-logits goes with a Keras loss: --loss cce --from-logits")
+        raise UsageError(
+            "from-logits = true in the configuration goes with a Keras loss: "
+            'set loss = "cce" (or give --loss) too'
+        )
+    if not values["timeout"] > 0:
+        raise UsageError(f"--timeout {values['timeout']:g}: must be a positive number of seconds")
+    return CheckOptions(
         loss=spec,
-        static_only=static,
-        unsafe=unsafe,
-        batch_size=batch_size,
-        target_shape=_parse_shape(target_shape),
-        classes=classes,
-        data=data,
-        num_examples=num_examples,
-        custom_objects=custom_objects,
-        selector=Selector.from_lists(_split_codes(select), _split_codes(ignore)),
-        debug=debug,
-        use_cache=not no_cache,
+        timeout=values["timeout"],
+        static_only=values["static"],
+        unsafe=values["unsafe"],
+        batch_size=values["batch_size"],
+        target_shape=_parse_shape(values["target_shape"]),
+        classes=values["classes"],
+        data=values["data"],
+        num_examples=values["num_examples"],
+        custom_objects=values["custom_objects"],
+        selector=Selector.from_lists(
+            _split_codes(values["select"]), _split_codes(values["ignore"])
+        ),
+        debug=values["debug"],
+        use_cache=not values["no_cache"],
     )
-    started = time.perf_counter()
-    results = check_paths(paths, options)
-    _report(results, time.perf_counter() - started, output_format, quiet, verbose)
-    return exit_status(results, Severity(fail_on.value))
 
 
 def _report(
@@ -172,28 +258,45 @@ def _report(
     from tfpcheck.report import summarize
 
     summary = summarize(results, seconds)
+    # Machine formats go straight to stdout: no wrapping, no highlighting, no colour.
     if fmt is OutputFormat.json:
         from tfpcheck.report import json_format
 
         sys.stdout.write(json_format.render(results, summary) + "\n")
         return
-    from rich.console import Console
+    if fmt is OutputFormat.sarif:
+        from tfpcheck.report import sarif
 
+        sys.stdout.write(sarif.render(results, summary) + "\n")
+        return
+    if fmt is OutputFormat.github:
+        from tfpcheck.report import github_format
+
+        sys.stdout.write(github_format.render(results))
+        return
     from tfpcheck.report import text
 
-    console = Console(soft_wrap=not sys.stdout.isatty(), highlight=False)
-    text.render(console, results, summary, quiet=quiet, verbose=verbose)
+    text.render(text.make_console(), results, summary, quiet=quiet, verbose=verbose)
 
 
 commands_app = typer.Typer(add_completion=False, rich_markup_mode=None, no_args_is_help=True)
 
 
 @commands_app.command("rules", help="List every rule: code, name, severity, tiers.")
-def rules_command() -> int:
+def rules_command(
+    output_format: Annotated[
+        ListFormat, typer.Option("--format", help="Output format.")
+    ] = ListFormat.text,
+) -> int:
+    from tfpcheck.rules import REGISTRY
+
+    if output_format is ListFormat.json:
+        import json
+
+        sys.stdout.write(json.dumps([rule_dict(rule) for rule in REGISTRY], indent=2) + "\n")
+        return EXIT_CLEAN
     from rich.console import Console
     from rich.table import Table
-
-    from tfpcheck.rules import REGISTRY
 
     table = Table(box=None)
     for column in ("code", "name", "severity", "tier"):
@@ -202,8 +305,56 @@ def rules_command() -> int:
     for rule in REGISTRY:
         table.add_row(rule.code, rule.name, rule.severity.value, "/".join(rule.tiers), rule.title)
     # Piped output has no width: give the table room instead of wrapping at 80 columns.
-    Console(width=None if sys.stdout.isatty() else 160).print(table)
+    from tfpcheck.report.text import color_system
+
+    console = Console(width=None if sys.stdout.isatty() else 160, color_system=color_system())
+    console.print(table)
     return EXIT_CLEAN
+
+
+def rule_dict(rule: object) -> dict[str, object]:
+    from tfpcheck.rules.base import Rule
+
+    assert isinstance(rule, Rule)
+    doc = rule.doc
+    return {
+        "code": rule.code,
+        "name": rule.name,
+        "severity": rule.severity.value,
+        "tiers": list(rule.tiers),
+        "title": rule.title,
+        "doc": {
+            "what": doc.what,
+            "why": doc.why,
+            "example": doc.example,
+            "use_instead": doc.use_instead,
+        },
+    }
+
+
+@commands_app.command(
+    "doctor",
+    help=(
+        "Show the versions of Python, TensorFlow, TFP, tf_keras and Keras, and whether they "
+        "are a working combination for tfp.layers. Exit 1 when they are not."
+    ),
+)
+def doctor_command(
+    output_format: Annotated[
+        ListFormat, typer.Option("--format", help="Output format.")
+    ] = ListFormat.text,
+) -> int:
+    from tfpcheck import doctor
+
+    installed = doctor.installed_versions()
+    diagnosis = doctor.diagnose(installed)
+    if output_format is ListFormat.json:
+        import json
+
+        sys.stdout.write(json.dumps(doctor.report_dict(installed, diagnosis), indent=2) + "\n")
+    else:
+        sys.stdout.write(doctor.report_text(installed, diagnosis))
+    return EXIT_CLEAN if diagnosis.working else EXIT_FINDINGS
 
 
 @commands_app.command("explain", help="Show a rule's documentation.")

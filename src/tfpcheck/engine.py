@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from tfpcheck.findings import FileError, FileResult, Finding
@@ -29,6 +29,7 @@ class CheckOptions:
     custom_objects: str | None = None
     selector: Selector = field(default_factory=Selector)
     debug: bool = False
+    timeout: float = 300.0  # seconds per model's probe (--timeout)
     use_cache: bool = True
 
 
@@ -79,7 +80,8 @@ def _merge(static: list[Finding], probe: tuple[Finding, ...]) -> list[Finding]:
 def _run_probe(
     path: str, flavor: str | None, static: list[Finding], options: CheckOptions
 ) -> tuple[list[Finding], list[str], FileError | None]:
-    from tfpcheck.probe import ProbeRequest, run_probe
+    from tfpcheck.probe import ProbeRequest
+    from tfpcheck.probe.supervisor import probe_isolated
 
     request = ProbeRequest(
         path=path,
@@ -95,7 +97,8 @@ def _run_probe(
         custom_objects=options.custom_objects,
     )
     try:
-        result = run_probe(request)
+        # In a worker process: a model that crashes, hangs or eats memory is TFP008.
+        result = probe_isolated(request, options.timeout, debug=options.debug)
     except Exception as exc:  # a probe bug must not stop the other files
         if options.debug:
             raise
@@ -119,13 +122,20 @@ def _finish(
 
 def source_findings(specs: list[str]) -> list[Finding]:
     """Static findings from the user's own source files (a loss or factory FILE.py:NAME)."""
+    from tfpcheck.rules import tfp101_loss_broadcasts_across_batch as tfp101
+    from tfpcheck.rules import tfp202_double_softmax as tfp202
+    from tfpcheck.rules import tfp203_double_sigmoid as tfp203
     from tfpcheck.rules import tfp304_full_covariance_parameterization as tfp304
-    from tfpcheck.source_scan import calls_in_file, file_of_spec
+    from tfpcheck.source_scan import scan_spec
 
-    files = {f for spec in specs if (f := file_of_spec(spec)) is not None}
     findings: list[Finding] = []
-    for file in sorted(files):
-        findings.extend(tfp304.source_findings(calls_in_file(file)))
+    for spec in dict.fromkeys(specs):
+        scan = scan_spec(spec)
+        if scan is None:
+            continue
+        findings.extend(tfp304.source_findings(scan.calls))
+        for rule in (tfp101, tfp202, tfp203):
+            findings.extend(rule.source_findings(scan))
     return findings
 
 
@@ -201,16 +211,19 @@ def check_paths(
     paths: Iterable[str],
     options: CheckOptions,
     on_result: Callable[[FileResult], None] | None = None,
+    per_path: Mapping[str, CheckOptions] | None = None,
 ) -> list[FileResult]:
+    """`per_path`: options for some paths (a configuration's model tables); others get `options`."""
     results = []
     for path in paths:
         path = os.fspath(path)
-        if options.use_cache:
+        path_options = (per_path or {}).get(path, options)
+        if path_options.use_cache:
             from tfpcheck.cache import cached_check
 
-            result = cached_check(path, options, check_path, is_factory_spec(path))
+            result = cached_check(path, path_options, check_path, is_factory_spec(path))
         else:
-            result = check_path(path, options)
+            result = check_path(path, path_options)
         results.append(result)
         if on_result is not None:
             on_result(result)

@@ -1,12 +1,30 @@
-"""Read a user's FILE.py (a loss or a factory) as text with `ast`: never imported here."""
+"""Read a user's FILE.py (a loss or a factory) as text with `ast`: never imported here.
+
+A spec `FILE.py:NAME` is read from NAME's definition and the module-level functions it calls
+(other functions in the same file are not what the user asked about). What is collected:
+
+* every call (`SourceCall`), for rules that look for a class by name (TFP304);
+* every distribution built with keyword arguments (`DistributionCall`), each argument
+  classified: does it drop the last axis (`y_pred[:, 0]`, `y_pred[..., 0]`, `tf.squeeze(x)`)
+  or is it squashed (`tf.nn.softmax(...)`, a `Dense(activation="softmax")` layer before the
+  `DistributionLambda`), and whether `.log_prob(...)` is called on the distribution.
+
+Local names are followed through simple assignments (`probs = tf.nn.softmax(y)`), a few
+steps deep.
+"""
 
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 MAX_SOURCE_BYTES = 4 * 1024 * 1024
+MAX_RESOLVE_DEPTH = 4
+SQUASH_FUNCTIONS = {"softmax": "softmax", "sigmoid": "sigmoid", "log_softmax": None}
+# Modules whose capitalized attributes are distributions: tfd.Normal, tfp.distributions.Normal.
+DISTRIBUTION_MODULES = ("tfd", "distributions", "tfp.distributions")
+SQUASHING_LAYERS = {"Softmax": "softmax"}  # layers that are an activation by themselves
 
 
 @dataclass(frozen=True)
@@ -21,6 +39,39 @@ class SourceCall:
         return self.callee.rsplit(".", 1)[-1]
 
 
+@dataclass(frozen=True)
+class Argument:
+    text: str  # the expression as written
+    rank_drop: str | None = None  # the rank-dropping part: "y_pred[:, 0]", "tf.squeeze(y_pred)"
+    squash: str | None = None  # "softmax" | "sigmoid" applied to the value
+    squash_by: str | None = None  # how: "tf.nn.softmax(...)", "Dense(activation='softmax')"
+    squash_line: int | None = None
+
+
+@dataclass(frozen=True)
+class DistributionCall:
+    callee: str  # "tfd.Normal"
+    file: str
+    line: int
+    function: str | None
+    code: str  # the source line
+    arguments: dict[str, Argument] = field(default_factory=dict)
+    log_prob_line: int | None = None  # where .log_prob(...) is called on it
+    log_prob_value: str | None = None
+
+    @property
+    def short_name(self) -> str:
+        return self.callee.rsplit(".", 1)[-1]
+
+
+@dataclass
+class SourceScan:
+    file: str
+    name: str | None  # the NAME of FILE.py:NAME, when the scan is limited to it
+    calls: list[SourceCall] = field(default_factory=list)
+    distributions: list[DistributionCall] = field(default_factory=list)
+
+
 def _dotted(node: ast.expr) -> str | None:
     if isinstance(node, ast.Name):
         return node.id
@@ -30,26 +81,213 @@ def _dotted(node: ast.expr) -> str | None:
     return None
 
 
-class _Calls(ast.NodeVisitor):
-    def __init__(self, file: str) -> None:
+def _is_distribution(callee: str) -> bool:
+    module, _, short = callee.rpartition(".")
+    return bool(short[:1].isupper()) and module.endswith(DISTRIBUTION_MODULES)
+
+
+def _int_index(node: ast.expr) -> bool:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node = node.operand
+    return isinstance(node, ast.Constant) and type(node.value) is int
+
+
+def _rank_drop(node: ast.expr) -> str | None:
+    """`x[:, 0]`, `x[..., 0]`: an integer index on the last axis after a slice or an ellipsis;
+    `tf.squeeze(x)` without an axis other than the last one."""
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Tuple):
+        parts = node.slice.elts
+        if len(parts) >= 2 and _int_index(parts[-1]):
+            leading = parts[-2]
+            is_slice = isinstance(leading, ast.Slice) and leading.lower is None
+            is_ellipsis = isinstance(leading, ast.Constant) and leading.value is Ellipsis
+            if is_slice or is_ellipsis:
+                return ast.unparse(node)
+    if isinstance(node, ast.Call) and (_dotted(node.func) or "").endswith("squeeze"):
+        axis = [k.value for k in node.keywords if k.arg == "axis"] or node.args[1:2]
+        if not axis or (_int_index(axis[0]) and ast.unparse(axis[0]) in {"-1", "1"}):
+            return ast.unparse(node)
+    return None
+
+
+def _squash_of_call(node: ast.Call) -> tuple[str, str] | None:
+    """`tf.nn.softmax(x)` -> ("softmax", "tf.nn.softmax(...)")."""
+    name = _dotted(node.func) or ""
+    short = name.rsplit(".", 1)[-1]
+    if SQUASH_FUNCTIONS.get(short):
+        return SQUASH_FUNCTIONS[short], f"{name}(...)"  # type: ignore[return-value]
+    return None
+
+
+def _layer_activation(node: ast.expr) -> tuple[str, str] | None:
+    """The activation a Keras layer constructor applies: Dense(..., activation="softmax"),
+    Activation("softmax"), Softmax()."""
+    if not isinstance(node, ast.Call):
+        return None
+    name = _dotted(node.func) or ""
+    short = name.rsplit(".", 1)[-1]
+    if short in SQUASHING_LAYERS:
+        return SQUASHING_LAYERS[short], f"{short}()"
+    values = [k.value for k in node.keywords if k.arg == "activation"]
+    if short == "Activation" and node.args:
+        values.append(node.args[0])
+    for value in values:
+        text = value.value if isinstance(value, ast.Constant) else _dotted(value)
+        if isinstance(text, str):
+            activation = SQUASH_FUNCTIONS.get(text.rsplit(".", 1)[-1])
+            if activation:
+                kind = f"activation={ast.unparse(value)}"
+                return activation, f"{short}({kind})" if short != "Activation" else f"{short}()"
+    return None
+
+
+class _Scope:
+    """One function: its simple assignments, to follow local names."""
+
+    def __init__(self, node: ast.AST) -> None:
+        self.assigned: dict[str, ast.expr] = {}
+        for child in ast.walk(node):
+            if isinstance(child, ast.Assign) and len(child.targets) == 1:
+                target = child.targets[0]
+                if isinstance(target, ast.Name):
+                    self.assigned[target.id] = child.value
+
+    def resolve(self, node: ast.expr) -> list[ast.expr]:
+        """The expression and what its names stand for (a few assignments deep)."""
+        chain = [node]
+        for _ in range(MAX_RESOLVE_DEPTH):
+            if isinstance(node, ast.Name) and node.id in self.assigned:
+                node = self.assigned[node.id]
+                chain.append(node)
+            else:
+                break
+        return chain
+
+
+def _argument(value: ast.expr, scope: _Scope, layer_input: Argument | None) -> Argument:
+    text = ast.unparse(value)
+    rank_drop = squash = squash_by = None
+    squash_line = None
+    for node in scope.resolve(value):
+        for sub in ast.walk(node):
+            rank_drop = rank_drop or _rank_drop(sub)  # type: ignore[arg-type]
+        if isinstance(node, ast.Call) and squash is None:
+            found = _squash_of_call(node)
+            if found is not None:
+                squash, squash_by = found
+                squash_line = node.lineno
+    if squash is None and layer_input is not None and isinstance(value, ast.Name):
+        squash, squash_by, squash_line = (
+            layer_input.squash,
+            layer_input.squash_by,
+            layer_input.squash_line,
+        )
+    return Argument(text, rank_drop, squash, squash_by, squash_line)
+
+
+class _Visitor(ast.NodeVisitor):
+    def __init__(self, file: str, lines: list[str]) -> None:
         self.file = file
+        self.lines = lines
         self.stack: list[str] = []
+        self.scopes: list[_Scope] = []
         self.calls: list[SourceCall] = []
+        self.distributions: list[DistributionCall] = []
+        # DistributionLambda(...) call node -> what feeds the layer (its input's activation)
+        self.layer_inputs: dict[int, Argument] = {}
+        self.log_probs: dict[int, tuple[int, str]] = {}  # id(distribution call) -> line, value
+        self._nodes: dict[int, ast.AST] = {}  # id -> node of the scanned tree
 
     def _visit_def(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         self.stack.append(node.name)
+        self.scopes.append(_Scope(node))
         self.generic_visit(node)
+        self.scopes.pop()
         self.stack.pop()
 
     visit_FunctionDef = _visit_def
     visit_AsyncFunctionDef = _visit_def
 
+    def _scope(self) -> _Scope:
+        return self.scopes[-1] if self.scopes else _Scope(ast.Module(body=[], type_ignores=[]))
+
+    def visit_List(self, node: ast.List) -> None:
+        # Sequential([..., Dense(10, activation="softmax"), DistributionLambda(...)])
+        for before, after in zip(node.elts, node.elts[1:], strict=False):
+            found = _layer_activation(before)
+            if found is not None and isinstance(after, ast.Call):
+                self.layer_inputs[id(after)] = Argument("", None, *found, before.lineno)
+        self.generic_visit(node)
+
     def visit_Call(self, node: ast.Call) -> None:
         callee = _dotted(node.func)
+        function = ".".join(self.stack) if self.stack else None
         if callee is not None:
-            function = ".".join(self.stack) if self.stack else None
             self.calls.append(SourceCall(callee, self.file, node.lineno, function))
+        # layer(...)(x): the layer's input x, produced by an activated layer?
+        if isinstance(node.func, ast.Call) and node.args:
+            for source in self._scope().resolve(node.args[0]):
+                if isinstance(source, ast.Call) and isinstance(source.func, ast.Call):
+                    found = _layer_activation(source.func)
+                    if found is not None:
+                        self.layer_inputs[id(node.func)] = Argument(
+                            "", None, *found, source.func.lineno
+                        )
+                        break
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "log_prob":
+            value = ast.unparse(node.args[0]) if node.args else ""
+            for target in self._scope().resolve(node.func.value):
+                if isinstance(target, ast.Call):
+                    self.log_probs[id(target)] = (node.lineno, value)
         self.generic_visit(node)
+
+    def finish(self, tree: ast.AST) -> None:
+        """Distribution calls, once every layer input and log_prob call is known."""
+        for scope_node, function in _functions(tree):
+            scope = _Scope(scope_node)
+            for node in ast.walk(scope_node):
+                callee = _dotted(node.func) if isinstance(node, ast.Call) else None
+                if callee and _is_distribution(callee) and node.keywords:  # type: ignore[union-attr]
+                    self._distribution(node, callee, scope, function)  # type: ignore[arg-type]
+
+    def _distribution(self, node: ast.Call, callee: str, scope: _Scope, function: str) -> None:
+        if any(d.line == node.lineno and d.callee == callee for d in self.distributions):
+            return  # seen from an enclosing function already
+        layer_input = self._enclosing_layer_input(node)
+        arguments = {k.arg: _argument(k.value, scope, layer_input) for k in node.keywords if k.arg}
+        line, value = self.log_probs.get(id(node), (None, None))
+        code = self.lines[node.lineno - 1].strip() if node.lineno <= len(self.lines) else ""
+        self.distributions.append(
+            DistributionCall(callee, self.file, node.lineno, function, code, arguments, line, value)
+        )
+
+    def _enclosing_layer_input(self, node: ast.Call) -> Argument | None:
+        # A lambda building the distribution inside DistributionLambda(lambda t: ...).
+        for layer_call_id, info in self.layer_inputs.items():
+            layer_call = self._nodes.get(layer_call_id)
+            if layer_call is None:
+                continue
+            if any(sub is node for sub in ast.walk(layer_call)):
+                return info
+        return None
+
+
+def _functions(tree: ast.AST) -> list[tuple[ast.AST, str]]:
+    found: list[tuple[ast.AST, str]] = []
+
+    def walk(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                name = f"{prefix}{child.name}"
+                found.append((child, name))
+                walk(child, f"{name}.")
+            elif isinstance(child, ast.ClassDef):
+                walk(child, f"{prefix}{child.name}.")
+            else:
+                walk(child, prefix)
+
+    walk(tree, "")
+    return found
 
 
 def file_of_spec(spec: str) -> Path | None:
@@ -61,14 +299,58 @@ def file_of_spec(spec: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def calls_in_file(path: Path) -> list[SourceCall]:
-    """Every call written in the file; [] when it cannot be read or parsed."""
+def _selected(tree: ast.Module, name: str | None) -> list[ast.stmt]:
+    """NAME's definition and the module-level functions it calls, transitively; all of the
+    module when NAME is not a def or class of it (an alias, an instance)."""
+    defs = {
+        node.name: node
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    }
+    if name is None or name not in defs:
+        return list(tree.body)
+    chosen: list[str] = []
+    pending = [name]
+    while pending:
+        current = pending.pop()
+        if current in chosen:
+            continue
+        chosen.append(current)
+        for node in ast.walk(defs[current]):
+            if isinstance(node, ast.Name) and node.id in defs and node.id not in chosen:
+                pending.append(node.id)
+    return [defs[n] for n in defs if n in chosen]
+
+
+def scan_source(path: Path, name: str | None = None) -> SourceScan:
+    """What the file's NAME (or the whole file) builds; empty when it cannot be parsed."""
+    scan = SourceScan(str(path), name)
     try:
         if path.stat().st_size > MAX_SOURCE_BYTES:
-            return []
-        tree = ast.parse(path.read_bytes(), filename=str(path))
+            return scan
+        source = path.read_bytes()
+        tree = ast.parse(source, filename=str(path))
     except (OSError, SyntaxError, ValueError):
-        return []  # the probe reports what importing it says
-    visitor = _Calls(str(path))
-    visitor.visit(tree)
-    return visitor.calls
+        return scan  # the probe reports what importing it says
+    module = ast.Module(body=_selected(tree, name), type_ignores=[])
+    lines = source.decode("utf-8", errors="replace").splitlines()
+    visitor = _Visitor(str(path), lines)
+    visitor._nodes = {id(n): n for n in ast.walk(module)}
+    visitor.visit(module)
+    visitor.finish(module)
+    scan.calls = visitor.calls
+    scan.distributions = visitor.distributions
+    return scan
+
+
+def scan_spec(spec: str) -> SourceScan | None:
+    """The scan of a `FILE.py:NAME` spec, limited to NAME; None for other specs."""
+    path = file_of_spec(spec)
+    if path is None:
+        return None
+    return scan_source(path, spec.rpartition(":")[2] or None)
+
+
+def calls_in_file(path: Path) -> list[SourceCall]:
+    """Every call written in the file; [] when it cannot be read or parsed."""
+    return scan_source(path).calls

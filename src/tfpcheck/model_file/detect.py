@@ -51,6 +51,7 @@ def detect_format(path: str | os.PathLike[str]) -> FileFormat:
 def _detect_directory(p: Path) -> FileFormat:
     try:
         if (p / SAVED_MODEL_PB).is_file():
+            _check_saved_model_variables(p)
             return "savedmodel"
         # Keras 3 `model.save(path, zipped=False)` writes the archive's members to a directory,
         # and keras.saving.load_model reads such a directory when it holds config.json.
@@ -61,6 +62,24 @@ def _detect_directory(p: Path) -> FileFormat:
     except OSError as exc:
         raise ModelReadError(f"cannot look into the directory ({exc.strerror or exc})") from None
     raise ModelReadError("is a directory but not a SavedModel (no saved_model.pb)")
+
+
+def _check_saved_model_variables(p: Path) -> None:
+    # TensorFlow writes variables/ for every SavedModel, even one without weights; without it
+    # loading fails deep inside TensorFlow with a checkpoint error.
+    variables = p / "variables"
+    if not variables.is_dir():
+        missing = "variables/"
+    elif not (variables / "variables.index").is_file():
+        missing = "variables/variables.index"
+    elif not any(variables.glob("variables.data-*")):
+        missing = "variables/variables.data-*"
+    else:
+        return
+    raise ModelReadError(
+        f"is an incomplete SavedModel: {missing} is missing; copy the whole directory that "
+        "model.save() wrote"
+    )
 
 
 def _read_head(p: Path, size: int) -> bytes:

@@ -100,11 +100,26 @@ def take(x: Any, start: int, stop: int) -> Any:
     return x[start:stop]
 
 
-def load_data(path: str, n: int) -> tuple[Any, np.ndarray, int, list[str]]:
-    with np.load(path, allow_pickle=False) as data:
-        if "x" not in data or "y" not in data:
-            raise InputError(f"{path} must hold arrays 'x' and 'y' (found {sorted(data.files)})")
-        x, y = data["x"], data["y"]
+def load_data(
+    path: str, n: int, output: str | None = None
+) -> tuple[Any, np.ndarray, int, list[str]]:
+    """x and y from an .npz; for one output of a multi-output model, y_<output> (or y)."""
+    y_key = "y"
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if output is not None and f"y_{output}" in data.files:
+                y_key = f"y_{output}"
+            if "x" not in data.files or y_key not in data.files:
+                wanted = "'x' and 'y'" if output is None else f"'x' and 'y_{output}' (or 'y')"
+                raise InputError(f"{path} must hold arrays {wanted} (found {sorted(data.files)})")
+            x, y = data["x"], data[y_key]
+    except InputError:
+        raise
+    except (OSError, ValueError, EOFError) as exc:  # not an .npz, truncated, or pickled
+        raise InputError(
+            f"{path} is not a readable .npz of arrays 'x' and 'y' ({type(exc).__name__}: "
+            f"{exc}); write it with numpy.savez(path, x=..., y=...)"
+        ) from None
     available = min(len(x), len(y))
     notes = []
     if available < n:

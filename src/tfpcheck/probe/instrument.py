@@ -79,6 +79,7 @@ class Recorder:
         self.constructed: list[DistRecord] = []  # every distribution built
         self._origins: dict[int, tuple[Site | None, str | None]] = {}
         self._keep: list[Any] = []  # keep distributions alive so ids are not reused
+        self._pending: list[tuple[Any, Site | None, str | None, int, bool]] = []
         self._depth = 0
         self._current_layer = current_layer
         self.in_loss = False
@@ -95,6 +96,7 @@ class Recorder:
 
     def take(self) -> tuple[list[DistRecord], list[DistRecord]]:
         """The log_prob records and the construction records since the last take."""
+        self._describe_pending()
         records, self.records = self.records, []
         constructed, self.constructed = self.constructed, []
         self._keep.clear()
@@ -111,8 +113,17 @@ class Recorder:
         # calls log_prob, and its parameters are still the evidence.
         if type(dist).__name__ in WRAPPERS:
             return  # the distribution it wraps was recorded when it was built
-        with contextlib.suppress(Exception):
-            self.constructed.append(self._describe(dist, None, site, layer))
+        # Described when taken: a subclass (MultivariateNormalFullCovariance) finishes setting
+        # its parameters after the base __init__ returns.
+        self._pending.append((dist, site, layer, self._depth, self.in_loss))
+
+    def _describe_pending(self) -> None:
+        for dist, site, layer, depth, in_loss in self._pending:
+            with contextlib.suppress(Exception):
+                record = self._describe(dist, None, site, layer)
+                record.depth, record.in_loss = depth, in_loss
+                self.constructed.append(record)
+        self._pending.clear()
 
     def _describe(
         self, dist: Any, value: Any, built_at: Site | None, layer: str | None

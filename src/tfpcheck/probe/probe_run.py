@@ -38,6 +38,7 @@ from tfpcheck.probe.observations import (
     SinglesEval,
     TargetVariant,
 )
+from tfpcheck.probe.outputs import OutputSplitError, is_multi_output, split_outputs, tag_findings
 from tfpcheck.probe.roundtrip import check_roundtrip
 from tfpcheck.probe.runner import current_layer_getter
 from tfpcheck.probe.user_code import UserCodeError
@@ -51,8 +52,9 @@ SINGLES_BUDGET = 4.0  # seconds for running examples one at a time
 
 
 class ProbeRun:
-    def __init__(self, request: ProbeRequest) -> None:
+    def __init__(self, request: ProbeRequest, output: str | None = None) -> None:
         self.request = request
+        self.output = output  # the output probed, for a model with several
         self.notes: list[str] = []
         self.findings: list[Finding] = []
 
@@ -78,6 +80,39 @@ class ProbeRun:
         self.notes += loaded.notes
         if loaded.is_factory:
             self.findings += check_roundtrip(loaded)
+        if is_multi_output(loaded.model):
+            return self.run_outputs(loaded)
+        return self.run_loaded(loaded)
+
+    def run_outputs(self, loaded: Loaded) -> ProbeResult:
+        """Each output on its own, through its own loss term, as `fit` adds them up."""
+        try:
+            views = split_outputs(loaded)
+        except (OutputSplitError, ValueError) as exc:
+            return self.result(("usage", str(exc)))
+        indices = {layer.name: i for i, layer in enumerate(loaded.model.layers)}
+        for view in views:
+            view_loaded = view.loaded
+            has_loss = view_loaded.compiled_loss is not None or view_loaded.factory_loss is not None
+            model_has_loss = loaded.compiled_loss is not None or loaded.factory_loss is not None
+            if self.request.loss is None and model_has_loss and not has_loss:
+                self.notes.append(f"output '{view.name}' has no loss (fit ignores it)")
+                continue
+            sub = ProbeRun(self.request, output=view.name)
+            result = sub.run_loaded(view_loaded)
+            self.findings += tag_findings(sub.findings, view, indices)
+            self.notes += [f"output '{view.name}': {note}" for note in sub.notes]
+            if result.error is not None:
+                code, message = result.error
+                if self.request.loss is not None:
+                    message += (
+                        " (--loss applies to every output; compile the model with one loss "
+                        "per output, {name: loss}, and leave --loss out)"
+                    )
+                return self.result((code, f"output '{view.name}': {message}"))
+        return self.result()
+
+    def run_loaded(self, loaded: Loaded) -> ProbeResult:
         try:
             plan = build_loss(self.request.loss, loaded)
         except LossUsageError as exc:
@@ -99,7 +134,7 @@ class ProbeRun:
         request = self.request
         n = request.batch_size
         if request.data:
-            x, y, n, notes = load_data(request.data, n)
+            x, y, n, notes = load_data(request.data, n, self.output)
             self.notes += notes
             return x, y, n
         return make_inputs(model, n), None, n
@@ -206,7 +241,7 @@ class ProbeRun:
         obs.stochastic_loss = (
             repeat.data_loss is None
             or evaluation.data_loss is None
-            or not np.isclose(repeat.data_loss, evaluation.data_loss, **SAME)
+            or not np.isclose(repeat.data_loss, evaluation.data_loss, equal_nan=True, **SAME)
         )
         if obs.stochastic_output or obs.stochastic_loss:
             self.notes.append(

@@ -22,6 +22,7 @@ LAYER_IN_MESSAGE = (
     re.compile(r"calling layer '(\w+)'"),
     re.compile(r"[Ll]ayer '?(\w+)"),
 )
+UNKNOWN_ANY = re.compile(r"Unknown [\w -]+?:\s*'([\w.]+)'")
 FIX = (
     "Keep building the model from this factory (tfpcheck checks it as it is); to "
     "checkpoint, save weights only (model.save_weights('model.weights.h5'), rebuild with the "
@@ -46,14 +47,15 @@ def _leaves(model: Any, prefix: str = "") -> list[tuple[str, Any, int | None]]:
     return found
 
 
-def _layer_roundtrips(keras: Any, layer: Any) -> bool:
+def _layer_error(keras: Any, layer: Any) -> str | None:
+    """Why this layer alone does not survive serialize + deserialize; None when it does."""
     saving = keras.saving
     try:
         config = json.loads(json.dumps(saving.serialize_keras_object(layer)))
         saving.deserialize_keras_object(config, safe_mode=False)
-    except Exception:
-        return False
-    return True
+    except Exception as exc:
+        return summarize_error(exc).message
+    return None
 
 
 def _config_text(keras: Any, layer: Any) -> str:
@@ -63,8 +65,30 @@ def _config_text(keras: Any, layer: Any) -> str:
         return ""
 
 
+def _candidates(loaded: Loaded) -> list[tuple[str, Any, int]]:
+    """Every layer, innermost first within a nested model: (qualified name, layer, top index)."""
+    found: list[tuple[str, Any, int]] = []
+    for index, layer in enumerate(loaded.model.layers):
+        for sub in getattr(layer, "layers", None) or []:
+            found.append((f"{layer.name}/{sub.name}", sub, index))
+        found.append((layer.name, layer, index))
+    return found
+
+
+def _unknown_name(message: str) -> str | None:
+    """The object Keras could not find: "Unknown layer: 'X'", "Unknown convert-to-tensor
+    function: 'X'", "Could not locate function 'X'"."""
+    match = UNKNOWN_OBJECT.search(message) or UNKNOWN_ANY.search(message)
+    return match.group(match.lastindex or 0) if match else None
+
+
 def _culprit(summary: ErrorSummary, loaded: Loaded) -> tuple[str | None, int | None, str | None]:
-    """The layer that breaks the round trip: named by the error, else found layer by layer."""
+    """The layer that breaks the round trip: named by the error, else found layer by layer.
+
+    Several layers may fail on their own (tfp.layers.MultivariateNormalTriL lacks a
+    get_config, yet loads inside a model); the one to name is the one whose failure is the
+    error the model's load raised.
+    """
     top = list(enumerate(loaded.model.layers))
     for pattern in LAYER_IN_MESSAGE:
         match = pattern.search(summary.message)
@@ -73,22 +97,21 @@ def _culprit(summary: ErrorSummary, loaded: Loaded) -> tuple[str | None, int | N
             for index, layer in top:
                 if word in (layer.name, type(layer).__name__):
                     return layer.name, index, type(layer).__name__
-    missing = UNKNOWN_OBJECT.search(summary.message)
+    candidates = _candidates(loaded)
+    missing = _unknown_name(summary.message)
     if missing:  # the layer whose config names the object Keras cannot find
-        quoted = f'"{missing.group(3)}"'
-        for index, layer in top:
-            for sub in [*(getattr(layer, "layers", None) or []), layer]:
-                if quoted in _config_text(loaded.keras, sub):
-                    name = sub.name if sub is layer else f"{layer.name}/{sub.name}"
-                    return name, index, type(sub).__name__
-    for index, layer in top:
-        if _layer_roundtrips(loaded.keras, layer):
-            continue
-        inner = [sub for sub in getattr(layer, "layers", []) or []]
-        for sub in inner:
-            if not _layer_roundtrips(loaded.keras, sub):
-                return f"{layer.name}/{sub.name}", index, type(sub).__name__
-        return layer.name, index, type(layer).__name__
+        value = f'": "{missing}"'
+        for name, layer, index in candidates:
+            if value in _config_text(loaded.keras, layer):
+                return name, index, type(layer).__name__
+    failing = [
+        (name, layer, index, error)
+        for name, layer, index in candidates
+        if (error := _layer_error(loaded.keras, layer)) is not None
+    ]
+    same = [f for f in failing if f[3] == summary.message]
+    for name, layer, index, _ in same or failing:
+        return name, index, type(layer).__name__
     return None, None, None
 
 

@@ -3,17 +3,48 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import sys
+from dataclasses import replace
+from typing import Literal
 
 from rich.console import Console
 from rich.markup import escape
+from rich.syntax import Syntax
 from rich.text import Text
 
-from tfpcheck.findings import FileResult, Finding
+from tfpcheck.findings import FileResult, Finding, Where
 from tfpcheck.report import Summary
+from tfpcheck.report.locations import display_path
 
 STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 # Evidence shown without -v: the keys that make the finding checkable at a glance.
 KEY_EVIDENCE = 4
+# Code inside a fix is written between backticks; it is shown on its own lines, highlighted.
+CODE_SPAN = re.compile(r"`([^`]+)`")
+FIX_INDENT = "      "
+CODE_INDENT = "        "
+ColorSystem = Literal["auto", "standard", "256", "truecolor", "windows"]
+
+
+def color_system() -> ColorSystem | None:
+    """None (no escape codes at all) when NO_COLOR is set: https://no-color.org/.
+
+    rich's own NO_COLOR handling drops colours but keeps bold and underline.
+    """
+    return None if os.environ.get("NO_COLOR") else "auto"
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output is not wrapped: a line per finding stays greppable.
+    return Console(
+        stderr=stderr,
+        soft_wrap=not stream.isatty(),
+        highlight=False,
+        color_system=color_system(),
+    )
 
 
 def _evidence_lines(finding: Finding, verbose: bool) -> list[str]:
@@ -26,6 +57,13 @@ def _evidence_lines(finding: Finding, verbose: bool) -> list[str]:
     ]
 
 
+def _describe(where: Where) -> str:
+    """Where a finding points, with a source file inside the working directory made relative."""
+    if where.file is None:
+        return where.describe()
+    return replace(where, file=display_path(where.file)).describe()
+
+
 def _finding_block(console: Console, finding: Finding, verbose: bool) -> None:
     sev = finding.severity.value
     head = Text("  ")
@@ -35,13 +73,27 @@ def _finding_block(console: Console, finding: Finding, verbose: bool) -> None:
     head.append(f" [{finding.name}] ", style="dim")
     head.append(finding.message)
     console.print(head)
-    console.print(f"    [dim]at[/dim] {escape(finding.where.describe())}")
+    console.print(f"    [dim]at[/dim] {escape(_describe(finding.where))}")
     for line in _evidence_lines(finding, verbose):
         console.print(f"    [dim]{escape(line)}[/dim]")
-    console.print(f"    [bold green]Fix:[/bold green] {escape(finding.fix)}")
+    _fix_block(console, finding.fix)
     if verbose:
         confidence = finding.confidence.value
         console.print(f"    [dim]tier: {finding.tier}, confidence: {confidence}[/dim]")
+
+
+def _fix_block(console: Console, fix: str) -> None:
+    """The fix under its own heading: prose indented, code spans on lines of their own."""
+    console.print("    [bold green]Fix:[/bold green]")
+    syntax = Syntax("", "python", theme="ansi_dark", background_color="default")
+    for i, part in enumerate(CODE_SPAN.split(fix)):
+        if i % 2:  # inside backticks
+            for code_line in part.splitlines():
+                code = syntax.highlight(code_line)
+                code.rstrip()  # in place: highlight() ends the text with a newline
+                console.print(Text(CODE_INDENT).append_text(code))
+        elif part.strip():
+            console.print(Text(FIX_INDENT + part.strip()))
 
 
 def render(

@@ -270,8 +270,10 @@ def normalize_activation(name: str) -> str:
     return {"none": "linear", "softmax_v2": "softmax"}.get(name, name)
 
 
-def output_layers(model: ModelFile) -> list[Layer]:
-    return [layer for name in model.outputs if (layer := model.layer(name)) is not None]
+def output_layers(model: ModelFile, only: str | None = None) -> list[Layer]:
+    """The output layers; `only`: the one output a per-output loss ({name: loss}) applies to."""
+    names = [name for name in model.outputs if only is None or name == only]
+    return [layer for name in names if (layer := model.layer(name)) is not None]
 
 
 def output_activation(model: ModelFile, layer: Layer) -> tuple[Layer, str] | None:

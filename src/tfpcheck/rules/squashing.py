@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from tfpcheck.findings import Finding
+from tfpcheck.findings import Finding, Where
 from tfpcheck.rules.base import Rule
 from tfpcheck.rules.context import StaticContext
 from tfpcheck.rules.heads import (
@@ -17,6 +17,7 @@ from tfpcheck.rules.heads import (
     output_layers,
     render_call,
 )
+from tfpcheck.source_scan import SourceScan
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def squash_findings(ctx: StaticContext, rule: Rule, squash: Squash) -> Iterator[
     for loss in ctx.effective_losses():
         if loss.name not in squash.losses or not loss.from_logits:
             continue
-        for out in output_layers(model):
+        for out in output_layers(model, loss.output):
             found = output_activation(model, out)
             if found is None or found[1] != squash.activation:
                 continue
@@ -112,3 +113,31 @@ def squash_findings(ctx: StaticContext, rule: Rule, squash: Squash) -> Iterator[
                     "from_logits": True,
                 },
             )
+
+
+def source_squash_findings(
+    scan: SourceScan, rule: Rule, activation: str, distributions: frozenset[str]
+) -> Iterator[Finding]:
+    """The same mistake in a loss or factory given as FILE.py:NAME, read with ast."""
+    for dist in scan.distributions:
+        logits = dist.arguments.get("logits")
+        if dist.short_name not in distributions or logits is None:
+            continue
+        if logits.squash != activation:
+            continue
+        owner = f"'{dist.function}'" if dist.function else "the module"
+        yield rule.finding(
+            f"{owner} passes {activation} output as logits: {logits.squash_by} (line "
+            f"{logits.squash_line}) feeds {dist.callee}(logits={logits.text}), which applies "
+            f"a second {activation}",
+            f"Pass the raw values as logits (drop {logits.squash_by}), or keep the "
+            f"{activation} and build {dist.callee}(probs=...).",
+            Where(function=dist.function, file=dist.file, line=dist.line),
+            {
+                "distribution": dist.callee,
+                "activation": activation,
+                "squashed_by": logits.squash_by,
+                "squash_line": logits.squash_line,
+                "code": dist.code,
+            },
+        )

@@ -1,13 +1,79 @@
 """TFP004 keras-flavor-mismatch: tfp.layers in a Keras 3 model, or the right Keras missing.
 
-The probe reports it when loading the file or calling the factory fails that way
-(`tfpcheck.probe.load`).
+Static: a Keras 3 file whose config holds tfp.layers classes, or a file whose Keras
+(tf_keras for keras_version 2.x, keras 3 for 3.x) is not installed (looked up without
+importing it). The probe reports it when loading the file or calling the factory fails that
+way (`tfpcheck.probe.load`).
 """
 
 from __future__ import annotations
 
-from tfpcheck.findings import Severity
+import importlib.metadata
+import importlib.util
+from collections.abc import Iterator
+
+from tfpcheck.findings import Finding, Severity
 from tfpcheck.rules.base import Rule, RuleDoc
+from tfpcheck.rules.context import StaticContext
+from tfpcheck.rules.heads import layer_where
+
+TFP_MODULE = "tensorflow_probability"
+FLAVOR_FIX = (
+    "tfp.layers are tf_keras (Keras 2) layers: build and save the model with tf_keras "
+    "(`import tf_keras as tfk`; tfk.Sequential / tfk.Model), `pip install tf-keras`, or set "
+    "TF_USE_LEGACY_KERAS=1 before importing TensorFlow so that tf.keras is tf_keras."
+)
+
+
+def installed(package: str) -> bool:
+    """Whether a package can be imported, without importing it."""
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _keras_major() -> str | None:
+    try:
+        return importlib.metadata.version("keras").split(".", 1)[0]
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def check(ctx: StaticContext) -> Iterator[Finding]:
+    model = ctx.model
+    if model.flavor == "keras3":
+        for layer in model.layers:
+            if (layer.module or "").startswith(TFP_MODULE):
+                yield RULE.finding(
+                    f"this Keras 3 model holds the tfp.layers layer '{layer.name}' "
+                    f"({layer.class_name}, module {layer.module}): Keras 3 cannot load it "
+                    "('Only instances of `keras.Layer` can be added')",
+                    FLAVOR_FIX,
+                    layer_where(layer),
+                    {
+                        "keras_version": model.keras_version,
+                        "layer_class": layer.class_name,
+                        "module": layer.module,
+                    },
+                )
+    # Only for a probe with TensorFlow installed: the static-only install (a pre-commit hook)
+    # has no Keras by design.
+    if not ctx.probe_requested or not installed("tensorflow"):
+        return
+    needed = "tf_keras" if model.flavor == "tf_keras" else "keras"
+    missing = not installed(needed) or (needed == "keras" and _keras_major() not in {"3"})
+    if missing:
+        pip = "tf-keras" if needed == "tf_keras" else "'keras>=3'"
+        yield RULE.finding(
+            f"the file was written by Keras {model.keras_version or '?'} and needs the "
+            f"'{needed}' package to be loaded, which is not installed: the probe cannot run",
+            f"pip install {pip} (the version matching your TensorFlow), or: "
+            "pip install 'tfpcheck[tf]'",
+            None,
+            {"keras_version": model.keras_version, "missing_package": needed},
+        )
+
 
 RULE = Rule(
     code="TFP004",
@@ -15,6 +81,7 @@ RULE = Rule(
     title="tfp.layers used with Keras 3, or the Keras that wrote the model is missing",
     severity=Severity.ERROR,
     tiers=("static", "probe"),
+    check_static=check,
     doc=RuleDoc(
         what=(
             "Finds TensorFlow Probability layers (`tfp.layers.*`) inside a Keras 3 model "

@@ -7,8 +7,9 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from tfpcheck.findings import Finding, Severity
+from tfpcheck.findings import Finding, Severity, Where
 from tfpcheck.rules.base import Rule, RuleDoc
+from tfpcheck.source_scan import SourceScan
 
 if TYPE_CHECKING:
     from tfpcheck.probe.observations import DistRecord, LossEval, Observation
@@ -91,6 +92,43 @@ def _fix(record: DistRecord | None, en: LossEval) -> str:
     )
 
 
+def source_findings(scan: SourceScan) -> Iterator[Finding]:
+    """A rank-dropping slice fed to a distribution whose log_prob scores the targets.
+
+    Read from the source only, this is a warning: it broadcasts to (N, N) when y_true has a
+    trailing axis (N, 1), which is how Keras feeds a 1-column target. The probe confirms it.
+    """
+    for dist in scan.distributions:
+        if dist.log_prob_line is None:
+            continue
+        dropped = {k: a.rank_drop for k, a in dist.arguments.items() if a.rank_drop}
+        if not dropped:
+            continue
+        owner = f"'{dist.function}'" if dist.function else "the module"
+        args = ", ".join(f"{k}={v}" for k, v in dropped.items())
+        fixed = rank_aligned(dist.code)
+        fix = (
+            f"Keep the trailing axis: write `{fixed}`"
+            if fixed
+            else "Keep the trailing axis: slice with y_pred[:, k:k+1] instead of y_pred[:, k]"
+        )
+        yield RULE.finding(
+            f"{owner} builds {dist.callee} with rank-dropping parameters ({args}) and scores "
+            f"y_true with log_prob({dist.log_prob_value}) at line {dist.log_prob_line}: "
+            "with targets of shape (N, 1) the result broadcasts to (N, N)",
+            f"{fix} (the parameters then have shape (N, 1), like y_true), or squeeze y_true "
+            "to (N,) before log_prob.",
+            Where(function=dist.function, file=dist.file, line=dist.line),
+            {
+                "distribution": dist.callee,
+                "rank_dropping": dropped,
+                "log_prob_line": dist.log_prob_line,
+                "code": dist.code,
+            },
+            severity=Severity.WARNING,
+        )
+
+
 def check_probe(obs: Observation) -> Iterator[Finding]:
     from tfpcheck.probe.observations import fmt_shape
     from tfpcheck.probe.report import loss_where, probe_finding, record_where, severity_for
@@ -152,12 +190,15 @@ RULE = Rule(
     name="loss-broadcasts-across-batch",
     title="loss or log_prob terms grow as N x N",
     severity=Severity.ERROR,
-    tiers=("probe",),
+    tiers=("static", "probe"),
     doc=RuleDoc(
         what=(
             "Evaluates the loss at batch size 1 and N and reports a loss or `log_prob` "
             "result of shape (N, N): parameters of shape (N,) broadcast against targets of "
-            "shape (N, 1), or the reverse."
+            "shape (N, 1), or the reverse. In a loss or factory given as `FILE.py:NAME`, "
+            "the static tier also reads the source and warns about rank-dropping slices "
+            "(`y_pred[:, 0]`, `y_pred[..., 0]`, `tf.squeeze`) fed to a distribution "
+            "whose `log_prob` scores the targets."
         ),
         why=(
             "Broadcasting does not fail: the loss becomes the average over all N x N "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,8 @@ def check_probe(obs: Observation) -> Iterator[Finding]:
         return
     mean = sum(singles.losses) / len(singles.losses)
     batch = singles.batch_loss
+    if not (math.isfinite(batch) and math.isfinite(mean)):
+        return  # NaN/Inf is TFP302's business, and NaN != NaN says nothing about batching
     if abs(batch - mean) <= RELATIVE_TOLERANCE * max(1.0, abs(mean)):
         return
     n = len(singles.losses)

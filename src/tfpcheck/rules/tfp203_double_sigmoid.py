@@ -8,7 +8,8 @@ from tfpcheck.findings import Finding, Severity
 from tfpcheck.rules.base import Rule, RuleDoc
 from tfpcheck.rules.context import StaticContext
 from tfpcheck.rules.heads import SIGMOID_LOGIT_DISTRIBUTIONS
-from tfpcheck.rules.squashing import Squash, squash_findings
+from tfpcheck.rules.squashing import Squash, source_squash_findings, squash_findings
+from tfpcheck.source_scan import SourceScan
 
 SQUASH = Squash(
     activation="sigmoid",
@@ -21,6 +22,10 @@ SQUASH = Squash(
 
 def check(ctx: StaticContext) -> Iterator[Finding]:
     yield from squash_findings(ctx, RULE, SQUASH)
+
+
+def source_findings(scan: SourceScan) -> Iterator[Finding]:
+    yield from source_squash_findings(scan, RULE, "sigmoid", SIGMOID_LOGIT_DISTRIBUTIONS)
 
 
 RULE = Rule(

@@ -55,7 +55,7 @@ def _loss_findings(ctx: StaticContext) -> Iterator[Finding]:
     for loss in ctx.effective_losses():
         if loss.name not in CROSS_ENTROPY_LOSSES or loss.from_logits:
             continue
-        for out in output_layers(ctx.model):
+        for out in output_layers(ctx.model, loss.output):
             found = output_activation(ctx.model, out)
             if found is None or found[1] != "linear":
                 continue

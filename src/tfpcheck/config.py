@@ -1,0 +1,474 @@
+"""Configuration: `[tool.tfpcheck]` in pyproject.toml, merged under the command line.
+
+The command line's parameters (by their Python names, as the `check` command receives them)
+are the unit of exchange: a configuration file supplies values for the parameters that were
+not given on the command line, in the same form the command line would give them, so the
+command checks them the same way whatever their origin. Values from a file are validated
+here, when the file is read, so a bad value is reported with its key and its file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import glob
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PYPROJECT = "pyproject.toml"
+
+# Keys that apply to every model; each is a parameter of the check command.
+GLOBAL_ONLY = ("format", "fail-on", "quiet", "verbose", "timeout", "cache")
+# Keys a `[[tool.tfpcheck.models]]` table may hold besides `path`.
+MODEL_KEYS = (
+    "loss",
+    "from-logits",
+    "static",
+    "unsafe",
+    "batch-size",
+    "target-shape",
+    "classes",
+    "data",
+    "num-examples",
+    "custom-objects",
+    "select",
+    "ignore",
+)
+TOP_KEYS = (*MODEL_KEYS, *GLOBAL_ONLY, "models")
+
+# Where a key's name differs from the check command's parameter. `cache = false` is the
+# command line's `--no-cache`, so its value is inverted on the way.
+_PARAM_OF_KEY = {"format": "output_format", "cache": "no_cache"}
+_INVERTED = {"cache"}
+
+_CODE_PREFIX = re.compile(r"TFP\d{0,3}", re.IGNORECASE)
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used: one line naming the file and the key."""
+
+
+def param_of(key: str) -> str:
+    return _PARAM_OF_KEY.get(key, key.replace("-", "_"))
+
+
+def display(path: str | Path) -> str:
+    """A path as the user would write it: relative below the current directory."""
+    absolute = os.path.abspath(path)
+    relative = os.path.relpath(absolute)
+    return absolute if relative.startswith(os.pardir) else relative
+
+
+def _is_file_reference(target: str) -> bool:
+    """The probe's rule for FILE.py vs a dotted module name (probe/user_code.import_module)."""
+    return target.endswith(".py") or "/" in target or os.sep in target
+
+
+def _is_factory(path: str) -> bool:
+    target, _, name = path.rpartition(":")
+    return bool(target) and name.isidentifier()
+
+
+# -- values ------------------------------------------------------------------------------
+
+
+class _BadValue(Exception):
+    """What a value should have been (the caller adds the key and the file)."""
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return str(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _boolean(value: Any, base: Path) -> bool:
+    if not isinstance(value, bool):
+        raise _BadValue("must be true or false")
+    return value
+
+
+def _integer(minimum: int) -> Callable[[Any, Path], int]:
+    def check(value: Any, base: Path) -> int:
+        if not _is_int(value) or value < minimum:
+            raise _BadValue(f"must be an integer >= {minimum}")
+        return value
+
+    return check
+
+
+def _seconds(value: Any, base: Path) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise _BadValue("must be a number of seconds > 0, like 120 or 2.5")
+    return float(value)
+
+
+def _target_shape(value: Any, base: Path) -> str:
+    dims = [value] if _is_int(value) else value
+    if not isinstance(dims, list) or not dims or not all(_is_int(d) and d > 0 for d in dims):
+        raise _BadValue("must be a positive integer or a list of them, like 1 or [28, 28]")
+    return ",".join(str(d) for d in dims)  # the command line's form: --target-shape 28,28
+
+
+def _codes(value: Any, base: Path) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _BadValue('must be a list of rule code prefixes, like ["TFP2", "TFP301"]')
+    for code in value:
+        if not _CODE_PREFIX.fullmatch(code.strip()):
+            raise _BadValue(f"entry '{code}' is not a rule code prefix like TFP, TFP2 or TFP202")
+    return [code.strip().upper() for code in value]
+
+
+def _choice(choices: Callable[[], list[str]]) -> Callable[[Any, Path], str]:
+    def check(value: Any, base: Path) -> str:
+        allowed = choices()
+        if value not in allowed:
+            raise _BadValue("must be one of " + ", ".join(f'"{c}"' for c in allowed))
+        return value
+
+    return check
+
+
+def _formats() -> list[str]:
+    from tfpcheck.cli import OutputFormat  # the command's own list, so the two never differ
+
+    return [f.value for f in OutputFormat]
+
+
+def _severities() -> list[str]:
+    from tfpcheck.cli import FailOn
+
+    return [f.value for f in FailOn]
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _BadValue("must be a non-empty string")
+    return value.strip()
+
+
+def _file_path(value: Any, base: Path) -> str:
+    return str(base / _string(value))  # an absolute value stays as it is
+
+
+def _loss(value: Any, base: Path) -> str:
+    from tfpcheck.losses import LossSpecError, parse_loss_spec
+
+    text = _string(value)
+    try:
+        spec = parse_loss_spec(text)
+    except LossSpecError as exc:
+        raise _BadValue(str(exc)) from None
+    if spec.kind == "function":
+        target, _, name = text.rpartition(":")
+        if not target or not name:
+            raise _BadValue("must be FILE.py:NAME or module:NAME for a loss function")
+        if _is_file_reference(target):
+            return f"{base / target}:{name}"
+    return text
+
+
+def _custom_objects(value: Any, base: Path) -> str:
+    text = _string(value)
+    return str(base / text) if _is_file_reference(text) else text
+
+
+_VALUES: dict[str, Callable[[Any, Path], Any]] = {
+    "loss": _loss,
+    "from-logits": _boolean,
+    "static": _boolean,
+    "unsafe": _boolean,
+    "batch-size": _integer(2),
+    "target-shape": _target_shape,
+    "classes": _integer(2),
+    "data": _file_path,
+    "num-examples": _integer(1),
+    "custom-objects": _custom_objects,
+    "select": _codes,
+    "ignore": _codes,
+    "format": _choice(_formats),
+    "fail-on": _choice(_severities),
+    "quiet": _boolean,
+    "verbose": _boolean,
+    "timeout": _seconds,
+    "cache": _boolean,
+}
+
+
+# -- files -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelTable:
+    """One `[[tool.tfpcheck.models]]`: which models (a glob or a factory) and their values."""
+
+    pattern: str  # as written
+    values: dict[str, Any]  # parameter name -> value, as the command line would give it
+    base: Path
+    is_factory: bool = False
+    regex: re.Pattern[str] | None = None
+    label: str = ""  # how messages name it: 'pyproject.toml: [[tool.tfpcheck.models]] #2 ...'
+
+    def matches(self, path: str) -> bool:
+        if self.is_factory:
+            return _is_factory(path) and _absolute_spec(path, Path.cwd()) == _absolute_spec(
+                self.pattern, self.base
+            )
+        assert self.regex is not None
+        absolute = os.path.abspath(path)
+        if os.path.isabs(self.pattern):
+            return bool(self.regex.match(Path(absolute).as_posix()))
+        relative = os.path.relpath(absolute, self.base)
+        if relative.startswith(os.pardir):
+            return False
+        return bool(self.regex.match(Path(relative).as_posix()))
+
+    def expand(self) -> list[str]:
+        """The models this table names, as paths to show (no PATH on the command line)."""
+        if self.is_factory:
+            target, _, name = self.pattern.rpartition(":")
+            if _is_file_reference(target):
+                return [f"{display(self.base / target)}:{name}"]
+            return [self.pattern]
+        found = glob.glob(self.pattern, root_dir=self.base, recursive=True)
+        return [display(self.base / f) for f in sorted(found)]
+
+
+@dataclass(frozen=True)
+class Config:
+    file: Path
+    values: dict[str, Any]  # parameter name -> value
+    models: tuple[ModelTable, ...] = ()
+
+    def model_tables_for(self, path: str) -> list[ModelTable]:
+        return [table for table in self.models if table.matches(path)]
+
+
+def _absolute_spec(spec: str, base: Path) -> str:
+    target, _, name = spec.rpartition(":")
+    if _is_file_reference(target):
+        return f"{os.path.abspath(base / target)}:{name}"
+    return spec
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A glob as a regular expression on '/'-separated paths: `*` and `?` stay within one
+    directory, `**` spans directories, `[...]` is a character class (`[!...]` negated)."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        at_segment_start = i == 0 or pattern[i - 1] == "/"
+        if at_segment_start and pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif at_segment_start and pattern.startswith("**", i) and i + 2 == len(pattern):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and (end := pattern.find("]", i + 2)) > 0:
+            body = pattern[i + 1 : end].replace("\\", "\\\\")
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def _unknown(key: str, known: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    return f"unknown key '{key}'" + (f" (did you mean '{close[0]}'?)" if close else "")
+
+
+def _read_values(
+    table: Mapping[str, Any], known: tuple[str, ...], where: str, base: Path
+) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, raw in table.items():
+        if key not in known:
+            message = _unknown(key, known)
+            if key in GLOBAL_ONLY:
+                message = f"'{key}' applies to the whole run: set it in the top-level table"
+            elif key == "tool" and "[tool.tfpcheck]" not in where:
+                message += (
+                    " (only a file named pyproject.toml is read for its [tool.tfpcheck] table;"
+                    " other files hold the keys at the top level)"
+                )
+            raise ConfigError(f"{where} {message}")
+        if key in ("models", "path"):
+            continue
+        try:
+            value = _VALUES[key](raw, base)
+        except _BadValue as exc:
+            raise ConfigError(f"{where} {key} = {_show(raw)}: {exc}") from None
+        if key in _INVERTED:
+            value = not value
+        values[param_of(key)] = value
+    return values
+
+
+def _read_models(raw: Any, file: str, name: str, base: Path) -> tuple[ModelTable, ...]:
+    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+        raise ConfigError(f"{file} 'models' must be an array of tables: {name}")
+    tables = []
+    for number, table in enumerate(raw, start=1):
+        here = f"{file} {name} #{number}"
+        if "path" not in table:
+            raise ConfigError(
+                f"{here} has no 'path' (a glob like \"models/*.keras\" or FILE.py:NAME)"
+            )
+        try:
+            pattern = _string(table["path"])
+        except _BadValue as exc:
+            raise ConfigError(f"{here} path = {_show(table['path'])}: {exc}") from None
+        here = f"{here} (path {_show(pattern)})"
+        values = _read_values(table, ("path", *MODEL_KEYS), here, base)
+        pattern = pattern.removeprefix("./")
+        if _is_factory(pattern):
+            tables.append(ModelTable(pattern, values, base, is_factory=True, label=here))
+        else:
+            regex = glob_regex(pattern)
+            tables.append(ModelTable(pattern, values, base, regex=regex, label=here))
+    return tuple(tables)
+
+
+def _parse(file: Path) -> dict[str, Any]:
+    try:
+        with file.open("rb") as stream:
+            return tomllib.load(stream)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{display(file)}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"{display(file)}: cannot be read ({exc.strerror})") from None
+
+
+def read_config(file: Path) -> Config:
+    """A pyproject.toml's `[tool.tfpcheck]`, or the top-level keys of any other TOML file."""
+    document = _parse(file)
+    base = file.resolve().parent
+    if file.name == PYPROJECT:
+        tool = document.get("tool", {})
+        table = tool.get("tfpcheck") if isinstance(tool, dict) else None
+        if not isinstance(table, dict):
+            raise ConfigError(f"{display(file)}: has no [tool.tfpcheck] table")
+        top, models = f"{display(file)}: [tool.tfpcheck]", "[[tool.tfpcheck.models]]"
+    else:
+        table, top, models = document, f"{display(file)}:", "[[models]]"
+    values = _read_values(table, TOP_KEYS, top, base)
+    tables = ()
+    if "models" in table:
+        tables = _read_models(table["models"], f"{display(file)}:", models, base)
+    return Config(file=file, values=values, models=tables)
+
+
+def _has_table(file: Path) -> bool:
+    try:
+        text = file.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    if "tfpcheck" not in text:  # most pyproject.toml files: no need to parse them
+        return False
+    tool = _parse(file).get("tool", {})
+    return isinstance(tool, dict) and "tfpcheck" in tool
+
+
+def discover(start: Path) -> Path | None:
+    """The nearest pyproject.toml with a [tool.tfpcheck] table, from `start` up to the
+    repository root (the directory that holds .git) or the filesystem root."""
+    for directory in (start, *start.parents):
+        candidate = directory / PYPROJECT
+        if candidate.is_file() and _has_table(candidate):
+            return candidate
+        if (directory / ".git").exists():
+            return None
+    return None
+
+
+# -- merging -----------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """What to check and with which values: parameter name -> value, as the command has them."""
+
+    paths: list[str]
+    values: dict[str, Any]  # for the whole run, and for paths no model table names
+    per_path: dict[str, dict[str, Any]] = field(default_factory=dict)
+    config: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def load(config_file: str | None, isolated: bool, cwd: Path | None = None) -> Config | None:
+    if config_file is not None and isolated:
+        raise ConfigError("--config and --isolated contradict each other: give one")
+    if isolated:
+        return None
+    if config_file is not None:
+        path = Path(config_file)
+        if not path.is_file():
+            raise ConfigError(f"--config {config_file}: no such file")
+        return read_config(path)
+    found = discover((cwd or Path.cwd()).resolve())
+    return read_config(found) if found is not None else None
+
+
+def _with_table(values: dict[str, Any], table: ModelTable, given: set[str]) -> dict[str, Any]:
+    merged = dict(values)
+    for param, value in table.values.items():
+        if param == "ignore":  # a model's ignore adds to the run's, like per-file ignores
+            merged["ignore"] = [*(merged.get("ignore") or []), *value]
+        elif param not in given:
+            merged[param] = value
+    return merged
+
+
+def plan(
+    paths: list[str],
+    params: Mapping[str, Any],
+    given: set[str],
+    config: Config | None,
+) -> Plan:
+    """Merge: the command's defaults < [tool.tfpcheck] < a model's table < the command line.
+
+    `params` are all the command's parameters, `given` the names typed on the command line.
+    """
+    values = dict(params)
+    if config is None:
+        return Plan(list(paths), values)
+    for param, value in config.values.items():
+        if param not in given:
+            values[param] = value
+    warnings = []
+    if not paths:
+        paths = []
+        for table in config.models:
+            expanded = table.expand()
+            if not expanded:
+                warnings.append(f"{table.label} matches no file")
+            paths.extend(p for p in expanded if p not in paths)
+    per_path: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        tables = config.model_tables_for(path)
+        if tables:
+            merged = values
+            for table in tables:  # later tables override earlier ones
+                merged = _with_table(merged, table, given)
+            per_path[path] = merged
+    return Plan(list(paths), values, per_path, config.file, warnings)

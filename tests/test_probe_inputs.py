@@ -1,0 +1,298 @@
+"""The probe on every kind of input: several outputs, --data, .h5, SavedModel, several inputs,
+integer ids, and the probe side of TFP105/TFP304 merged into the static finding."""
+
+from __future__ import annotations
+
+import textwrap
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import FIXTURES, model_path, source_line
+
+from tfpcheck.findings import Finding, Severity
+from tfpcheck.losses import parse_loss_spec
+
+pytest.importorskip("tensorflow_probability")
+
+from tfpcheck.probe import ProbeRequest, ProbeResult, run_probe
+
+LOSSES = FIXTURES / "losses.py"
+BUILD = FIXTURES / "build_fixtures.py"
+
+
+@cache
+def probe(path: str, loss: str | None = None, **options: object) -> ProbeResult:
+    spec = parse_loss_spec(loss) if loss else None
+    return run_probe(ProbeRequest(path=path, flavor=None, loss=spec, unsafe=True, **options))
+
+
+def codes(result: ProbeResult) -> list[str]:
+    return [f.code for f in result.findings]
+
+
+def errors(result: ProbeResult) -> list[Finding]:
+    return [f for f in result.findings if f.severity == Severity.ERROR]
+
+
+def only(findings: list[Finding] | tuple[Finding, ...], code: str) -> Finding:
+    found = [f for f in findings if f.code == code]
+    assert len(found) == 1, f"{code}: {[(f.code, f.message) for f in findings]}"
+    return found[0]
+
+
+# ---- several outputs ----------------------------------------------------------------------
+
+
+def test_two_heads_compiled_dict_loss_finds_the_softmax_head(run_cli) -> None:
+    result = run_cli(
+        model_path("tfk_two_heads_softmax.keras"),
+        "--unsafe",
+        "--custom-objects",
+        str(LOSSES),
+        "--format",
+        "json",
+    )
+    assert result.exit_code == 1
+    file = result.json()["files"][0]
+    finding = only([_Json(f) for f in file["findings"]], "TFP202")
+    # static (the softmax layer) and probe (the simplex rows) are one finding
+    assert finding.raw["tier"] == "probe"
+    assert finding.raw["evidence"]["output"] == "cls"
+    assert finding.raw["evidence"]["activation_layer"] == "cls_softmax"
+    assert finding.raw["evidence"]["logits_shape"] == "(32, 3)"
+    assert finding.raw["where"]["layer"] == "cls_softmax"
+    assert finding.raw["where"]["line"] == source_line(
+        'lambda t: tfd.Categorical(logits=t), name="cls"', path=BUILD
+    )
+    # the regression head was probed too, and is clean
+    assert not [f for f in file["findings"] if f["evidence"].get("output") == "reg"]
+
+
+def test_two_heads_fixed_is_clean_with_compiled_and_with_nll() -> None:
+    compiled = probe(model_path("tfk_two_heads.keras"), custom_objects=str(LOSSES))
+    nll = probe(model_path("tfk_two_heads.keras"), "nll")
+    for result in (compiled, nll):
+        assert result.error is None and errors(result) == []
+        assert "TFP202" not in codes(result)
+
+
+def test_nll_on_every_output_finds_the_softmax_head() -> None:
+    finding = only(probe(model_path("tfk_two_heads_softmax.keras"), "nll").findings, "TFP202")
+    assert finding.evidence["output"] == "cls"
+    # the index is the layer's in the whole model, not in the one-output view
+    assert (finding.where.layer, finding.where.layer_index) == ("cls", 6)
+
+
+def test_keras3_two_heads_each_output_gets_its_own_loss(run_cli) -> None:
+    broken = run_cli(model_path("k3_two_heads_from_logits.keras"), "--format", "json")
+    assert broken.exit_code == 1
+    findings = broken.json()["files"][0]["findings"]
+    assert [(f["code"], f["tier"], f["where"]["layer"]) for f in findings] == [
+        ("TFP202", "probe", "probs")
+    ]
+    assert findings[0]["evidence"]["output"] == "probs"
+    # mse on 'value' and CCE(from_logits=False) on 'probs': no cross-talk between outputs
+    fixed = run_cli(model_path("k3_two_heads.keras"), "--format", "json")
+    assert fixed.exit_code == 0 and fixed.json()["files"][0]["findings"] == []
+
+
+def test_loss_for_every_output_that_cannot_apply_is_a_usage_error(run_cli) -> None:
+    result = run_cli(model_path("k3_two_heads.keras"), "--loss", "nll")
+    assert result.exit_code == 2
+    assert "output 'value'" in result.stderr + result.stdout
+    assert "--loss applies to every output" in result.stderr + result.stdout
+
+
+def test_factory_dict_loss_rank_dropping_on_one_output(tmp_path: Path) -> None:
+    path = tmp_path / "heads.py"
+    path.write_text(
+        textwrap.dedent(
+            """
+            import keras
+            import tensorflow as tf
+            import tensorflow_probability as tfp
+
+            tfd = tfp.distributions
+
+
+            def rank_dropping(y_true, y_pred):
+                return -tfd.Normal(loc=y_pred[:, 0], scale=tf.exp(y_pred[:, 1])).log_prob(y_true)
+
+
+            def build():
+                inputs = keras.Input(shape=(8,))
+                hidden = keras.layers.Dense(8, activation="relu", name="hidden")(inputs)
+                params = keras.layers.Dense(2, name="params")(hidden)
+                label = keras.layers.Dense(3, activation="softmax", name="label")(hidden)
+                model = keras.Model(inputs, [params, label])
+                return model, {"params": rank_dropping, "label": "categorical_crossentropy"}
+            """
+        )
+    )
+    result = probe(f"{path}:build")
+    assert result.error is None
+    finding = only(errors(result), "TFP101")
+    assert finding.evidence["output"] == "params"
+    assert finding.evidence["loss_shape_at_32"] == "(32, 32)"
+    assert (finding.where.file, finding.where.line) == (str(path), 10)
+    assert not [f for f in result.findings if f.evidence.get("output") == "label"]
+
+
+# ---- --data FILE.npz --------------------------------------------------------------------
+
+
+def _npz(tmp_path: Path, name: str, **arrays: np.ndarray) -> str:
+    path = tmp_path / name
+    np.savez(path, **arrays)
+    return str(path)
+
+
+def test_data_targets_with_a_trailing_axis_broadcast(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(16, 8)).astype("float32")
+    column = _npz(tmp_path, "column.npz", x=x, y=rng.normal(size=(16, 1)).astype("float32"))
+    flat = _npz(tmp_path, "flat.npz", x=x, y=rng.normal(size=(16,)).astype("float32"))
+    model = model_path("k3_regression_dense2.keras")
+    loss = f"{LOSSES}:normal_nll_rank_dropping"
+    broken = probe(model, loss, data=column)
+    finding = only(broken.findings, "TFP101")
+    assert finding.severity == Severity.ERROR
+    assert finding.evidence["target_shape"] == "(N, 1)"
+    assert finding.evidence["loss_shape_at_16"] == "(16, 16)"
+    assert any("--data has 16 examples" in note for note in broken.notes)
+    fine = probe(model, loss, data=flat)
+    assert "TFP101" not in codes(fine) and errors(fine) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"not an npz at all", "is not a readable .npz"),
+        (None, "must hold arrays 'x' and 'y'"),
+    ],
+)
+def test_bad_data_file_is_a_clear_usage_error(
+    run_cli, tmp_path: Path, content: bytes | None, expected: str
+) -> None:
+    path = tmp_path / "bad.npz"
+    if content is None:
+        np.savez(path, inputs=np.zeros((4, 8), "float32"))
+    else:
+        path.write_bytes(content)
+    result = run_cli(
+        model_path("k3_regression_dense2.keras"),
+        "--loss",
+        f"{LOSSES}:normal_nll",
+        "--data",
+        str(path),
+    )
+    assert result.exit_code == 2
+    text = result.stdout + result.stderr
+    assert str(path) in text and expected in text
+    assert "Traceback" not in text
+
+
+# ---- .h5 and SavedModel -------------------------------------------------------------------
+
+
+def test_h5_softmax_categorical_is_reported() -> None:
+    finding = only(probe(model_path("tfk_softmax_categorical.h5")).findings, "TFP202")
+    assert (finding.where.layer, finding.where.layer_index) == ("label_dist", 2)
+    assert finding.evidence["logits_shape"] == "(32, 10)"
+
+
+@pytest.mark.parametrize("name", ["tfk_categorical_logits.h5", "tfk_savedmodel"])
+def test_h5_and_savedmodel_fixed_models_are_clean(name: str) -> None:
+    result = probe(model_path(name), custom_objects=str(LOSSES))
+    assert result.error is None
+    assert errors(result) == [] and "TFP202" not in codes(result)
+    # the compiled negloglik was really evaluated: the (N, 1) targets case is seen
+    assert any(f.code == "TFP101" and f.severity == Severity.WARNING for f in result.findings)
+
+
+def test_savedmodel_softmax_lookalike_needs_loss_nll() -> None:
+    result = probe(model_path("tfk_savedmodel"), "nll")
+    assert result.error is None and errors(result) == []
+
+
+# ---- several inputs, integer ids ------------------------------------------------------------
+
+
+def test_embedding_and_float_inputs_run_with_valid_ids() -> None:
+    model = model_path("k3_embedding_two_inputs.keras")
+    broken = probe(model, f"{LOSSES}:normal_nll_rank_dropping")
+    assert "TFP108" not in codes(broken)  # ids within the vocabulary: the forward pass runs
+    assert only(broken.findings, "TFP101").evidence["loss_shape_at_32"] == "(32, 32)"
+    fixed = probe(model, f"{LOSSES}:normal_nll")
+    assert errors(fixed) == []
+
+
+def test_two_float_inputs_through_a_nested_body() -> None:
+    finding = only(probe(model_path("k3_functional_nested.keras")).findings, "TFP202")
+    assert finding.where.layer == "probs" and finding.evidence["output_shape"] == "(32, 3)"
+
+
+# ---- probe sides merged with the static finding: TFP304, TFP105 ---------------------------
+
+
+def test_tfp304_covariance_not_positive_definite_merges_with_source_finding(run_cli) -> None:
+    result = run_cli(
+        model_path("k3_mvn_dense4.keras"),
+        "--loss",
+        f"{LOSSES}:mvn_full_cov_raw_nll",
+        "--format",
+        "json",
+    )
+    assert result.exit_code == 1
+    findings = result.json()["files"][0]["findings"]
+    assert [f["code"] for f in findings] == ["TFP304"]  # its NaN loss is not a second finding
+    finding = findings[0]
+    assert finding["tier"] == "probe" and finding["severity"] == "error"
+    assert finding["where"]["line"] == source_line(
+        "dist = tfd.MultivariateNormalFullCovariance(", path=LOSSES
+    )
+    assert finding["evidence"]["call"] == "tfd.MultivariateNormalFullCovariance"  # static
+    assert finding["evidence"]["covariance_shape"] == "(32, 2, 2)"  # probe
+
+
+def test_tfp105_builtin_head_fed_the_wrong_width(tmp_path: Path, run_cli) -> None:
+    rng = np.random.default_rng(5)
+    data = _npz(
+        tmp_path,
+        "in.npz",
+        x=rng.normal(size=(8, 8)).astype("float32"),
+        y=rng.normal(size=(8, 1)).astype("float32"),
+    )
+    result = run_cli(
+        model_path("tfk_independent_normal_units.keras"),
+        "--unsafe",
+        "--loss",
+        "nll",
+        "--data",
+        data,
+        "--format",
+        "json",
+    )
+    assert result.exit_code == 1
+    findings = result.json()["files"][0]["findings"]
+    assert [f["code"] for f in findings] == ["TFP105"]  # the Split failure is its evidence
+    finding = findings[0]
+    assert finding["tier"] == "probe"
+    assert (finding["where"]["layer"], finding["where"]["layer_index"]) == ("normal", 1)
+    assert finding["evidence"]["units"] == 3 and finding["evidence"]["params_size"] == 2
+    assert finding["evidence"]["op"] == "Split" and finding["evidence"]["batch_sizes"] == [1, 8]
+    fixed = run_cli(
+        model_path("tfk_independent_normal.keras"), "--unsafe", "--loss", "nll", "--data", data
+    )
+    assert fixed.exit_code == 0
+
+
+class _Json:
+    """A JSON finding, with .code for only()."""
+
+    def __init__(self, raw: dict) -> None:
+        self.raw = raw
+        self.code = raw["code"]
+        self.message = raw["message"]

@@ -1,0 +1,143 @@
+"""The static tier reads a loss or factory FILE.py:NAME with ast: TFP101, TFP202, TFP203."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES, model_path, source_line
+
+LOSSES = FIXTURES / "losses.py"
+MODEL = "k3_regression_dense2.keras"
+
+
+def static_findings(run_cli, *args: str) -> list[dict]:
+    result = run_cli(*args, "--static", "--format", "json")
+    assert result.exit_code in (0, 1), result.stderr
+    return result.json()["files"][0]["findings"]
+
+
+@pytest.mark.parametrize(
+    ("loss", "code", "snippet", "severity"),
+    [
+        ("normal_nll_rank_dropping", "TFP101", "loc=y_pred[:, 0], scale", "warning"),
+        ("normal_nll_ellipsis", "TFP101", "dist = tfd.Normal(loc=loc, scale=scale)", "warning"),
+        ("categorical_nll_softmax", "TFP202", "return -tfd.Categorical(logits=tf.nn", "error"),
+        ("categorical_nll_probs_var", "TFP202", "dist = tfd.Categorical(logits=probs)", "error"),
+        ("bernoulli_nll_sigmoid", "TFP203", "return -tfd.Bernoulli(logits=tf.sig", "error"),
+    ],
+)
+def test_loss_source_pattern(run_cli, loss: str, code: str, snippet: str, severity: str) -> None:
+    findings = static_findings(run_cli, model_path(MODEL), "--loss", f"{LOSSES}:{loss}")
+    assert [f["code"] for f in findings] == [code]
+    finding = findings[0]
+    assert finding["tier"] == "static" and finding["severity"] == severity
+    assert finding["where"]["file"] == str(LOSSES)
+    assert finding["where"]["line"] == source_line(snippet, path=LOSSES)
+    assert finding["where"]["function"] == loss
+
+
+def test_rank_dropping_evidence_and_fix(run_cli) -> None:
+    findings = static_findings(
+        run_cli, model_path(MODEL), "--loss", f"{LOSSES}:normal_nll_ellipsis"
+    )
+    evidence = findings[0]["evidence"]
+    assert evidence["rank_dropping"] == {
+        "loc": "y_pred[..., 0]",
+        "scale": "tf.squeeze(y_pred[:, 1:2])",
+    }
+    assert evidence["log_prob_line"] == source_line(
+        "return -dist.log_prob(y_true)", "def normal_nll_ellipsis", LOSSES
+    )
+
+
+def test_squash_through_a_variable_names_its_line(run_cli) -> None:
+    findings = static_findings(
+        run_cli, model_path(MODEL), "--loss", f"{LOSSES}:categorical_nll_probs_var"
+    )
+    assert findings[0]["evidence"]["squash_line"] == source_line(
+        "probs = tf.nn.softmax(y_pred, axis=-1)", path=LOSSES
+    )
+
+
+@pytest.mark.parametrize("loss", ["normal_nll", "categorical_nll", "negloglik"])
+def test_fixed_losses_are_clean_and_the_scan_stays_in_the_named_function(
+    run_cli, loss: str
+) -> None:
+    # losses.py also holds MultivariateNormalFullCovariance and the buggy variants: not these.
+    assert static_findings(run_cli, model_path(MODEL), "--loss", f"{LOSSES}:{loss}") == []
+
+
+def test_probe_confirms_the_static_rank_drop_as_one_finding(run_cli) -> None:
+    pytest.importorskip("tensorflow_probability")
+    result = run_cli(
+        model_path(MODEL), "--loss", f"{LOSSES}:normal_nll_rank_dropping", "--format", "json"
+    )
+    findings = [f for f in result.json()["files"][0]["findings"] if f["code"] == "TFP101"]
+    assert len(findings) == 1
+    finding = findings[0]
+    assert finding["tier"] == "probe" and finding["severity"] == "error"
+    assert finding["evidence"]["rank_dropping"]["loc"] == "y_pred[:, 0]"  # static
+    assert finding["evidence"]["loss_shape_at_32"] == "(32, 32)"  # probe
+
+
+FACTORY = """
+import tf_keras as tfk
+import tensorflow_probability as tfp
+
+tfd = tfp.distributions
+
+
+def sequential_softmax():
+    return tfk.Sequential([
+        tfk.Input(shape=(8,)),
+        tfk.layers.Dense(10, activation="softmax", name="probs"),
+        tfp.layers.DistributionLambda(lambda t: tfd.Categorical(logits=t)),  # SEQ
+    ])
+
+
+def functional_sigmoid():
+    inputs = tfk.Input(shape=(8,))
+    prob = tfk.layers.Dense(1, activation="sigmoid")(inputs)
+    out = tfp.layers.DistributionLambda(lambda t: tfd.Bernoulli(logits=t))(prob)  # FUNC
+    return tfk.Model(inputs, out)
+
+
+def fixed():
+    inputs = tfk.Input(shape=(8,))
+    logits = tfk.layers.Dense(10)(inputs)
+    out = tfp.layers.DistributionLambda(lambda t: tfd.Categorical(logits=t))(logits)
+    return tfk.Model(inputs, out)
+"""
+
+
+@pytest.fixture
+def factory_file(tmp_path: Path) -> Path:
+    path = tmp_path / "factories.py"
+    path.write_text(textwrap.dedent(FACTORY))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "marker", "squashed_by"),
+    [
+        ("sequential_softmax", "TFP202", "# SEQ", "Dense(activation='softmax')"),
+        ("functional_sigmoid", "TFP203", "# FUNC", "Dense(activation='sigmoid')"),
+    ],
+)
+def test_factory_activation_before_logits(
+    run_cli, factory_file: Path, name: str, code: str, marker: str, squashed_by: str
+) -> None:
+    findings = static_findings(run_cli, f"{factory_file}:{name}")
+    assert [f["code"] for f in findings] == [code]
+    where = findings[0]["where"]
+    assert (where["file"], where["line"]) == (
+        str(factory_file),
+        source_line(marker, path=factory_file),
+    )
+    assert findings[0]["evidence"]["squashed_by"] == squashed_by
+
+
+def test_factory_without_activation_is_clean(run_cli, factory_file: Path) -> None:
+    assert static_findings(run_cli, f"{factory_file}:fixed") == []
