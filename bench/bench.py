@@ -11,7 +11,8 @@ worker process beside its parent really costs). Ratios use "sum".
 
 Scenarios:
   static     `tfpcheck --static --no-cache MODEL` on every fixture model, and which heavy
-             modules (tensorflow, tensorflow_probability, keras, tf_keras) it imported;
+             modules (tensorflow, tensorflow_probability, keras, tf_keras) it imported, or
+             "worker" when it started the probe worker (which imports them);
   probe      `tfpcheck --no-cache MODEL` against the baseline: a plain Python process that
              imports TensorFlow, TFP and the Keras that wrote the file, loads the model and
              runs one batch forward and backward;
@@ -49,6 +50,10 @@ import json, os, sys
 from tfpcheck.cli import main
 code = main(sys.argv[1:])
 heavy = sorted({{m.split(".")[0] for m in sys.modules}} & {heavy!r})
+# The probe runs in a worker process: having loaded its supervisor means TensorFlow was
+# imported there, even though this process never imported it.
+if "tfpcheck.probe.supervisor" in sys.modules:
+    heavy.append("worker")
 with open(os.environ["TFPCHECK_BENCH_REPORT"], "w") as report:
     json.dump({{"exit": code, "heavy": heavy}}, report)
 sys.exit(code)
