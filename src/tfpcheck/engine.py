@@ -5,15 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from tfpcheck.findings import FileError, FileResult, Finding
 from tfpcheck.losses import LossSpec
-from tfpcheck.model_file.load import read_model_file
-from tfpcheck.model_file.types import ModelReadError
-from tfpcheck.rules import REGISTRY
-from tfpcheck.rules.context import StaticContext
-from tfpcheck.rules.heads import distribution_heads
 from tfpcheck.selection import Selector
+
+# The model readers and the rules are imported where they are used: a cache hit needs
+# neither, and their import is a good part of a cached re-check's time.
+if TYPE_CHECKING:
+    from tfpcheck.rules.context import StaticContext
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class CheckOptions:
 
 
 def run_static_rules(ctx: StaticContext) -> list[Finding]:
+    from tfpcheck.rules import REGISTRY
+
     findings: list[Finding] = []
     for rule in REGISTRY:
         if rule.check_static is not None:
@@ -148,6 +151,8 @@ def _default_loss(ctx: StaticContext, options: CheckOptions) -> tuple[CheckOptio
     """No --loss and nothing compiled: a distribution-valued output is trained on its nll."""
     if options.loss is not None or ctx.model.losses or not ctx.model.outputs:
         return options, None
+    from tfpcheck.rules.heads import distribution_heads
+
     heads = {
         name
         for head in distribution_heads(ctx.model)
@@ -167,6 +172,10 @@ def check_path(path: str, options: CheckOptions) -> FileResult:
             return _finish(path, static, options, [])
         findings, notes, error = _run_probe(path, None, static, options)
         return _finish(path, findings, options, notes, error)
+    from tfpcheck.model_file.load import read_model_file
+    from tfpcheck.model_file.types import ModelReadError
+    from tfpcheck.rules.context import StaticContext
+
     try:
         model = read_model_file(path)
     except ModelReadError as exc:
