@@ -48,6 +48,8 @@ def test_codes_are_unique_and_well_formed() -> None:
     for rule in REGISTRY:
         assert re.fullmatch(r"TFP\d{3}", rule.code), rule.code
         assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", rule.name), rule.name
+    # `tfpcheck rules`, README's table and SARIF's rule list follow the registry's order.
+    assert codes == sorted(codes)
 
 
 def test_codes_and_names_match_the_spec() -> None:
