@@ -167,7 +167,9 @@ RULE = Rule(
             "Compares `sum(model.losses)` — the KL divergences that Bayesian layers "
             "(`DenseFlipout`, `DenseReparameterization`, `DenseVariational`, KL "
             "regularizers) add — with the data loss at initialization, and reports a KL "
-            "more than 10x larger."
+            "more than 10x larger. For a model with several outputs the data loss is what "
+            "`fit` adds up: each output's loss times its `loss_weights` entry; the model "
+            "gets one finding."
         ),
         why=(
             "Keras adds `model.losses` to every batch's loss. The KL of the whole "
