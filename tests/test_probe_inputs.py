@@ -296,3 +296,81 @@ class _Json:
         self.raw = raw
         self.code = raw["code"]
         self.message = raw["message"]
+
+
+# ---- --data for several outputs: y_<output name> ------------------------------------------
+
+
+def _two_heads_data(tmp_path: Path, name: str, **targets: np.ndarray) -> str:
+    rng = np.random.default_rng(11)
+    return _npz(tmp_path, name, x=rng.normal(size=(16, 8)).astype("float32"), **targets)
+
+
+def test_data_per_output_targets_name_the_output_that_broadcasts(run_cli, tmp_path: Path) -> None:
+    rng = np.random.default_rng(12)
+    y_reg = rng.normal(size=(16, 1)).astype("float32")
+    labels = rng.integers(0, 3, size=16).astype("int32")
+    column = _two_heads_data(tmp_path, "column.npz", y_reg=y_reg, y_cls=labels[:, None])
+    model = model_path("tfk_two_heads.keras")
+    args = ("--unsafe", "--custom-objects", str(LOSSES), "--format", "json")
+    result = run_cli(model, "--data", column, *args)
+    assert result.exit_code == 1, result.stderr
+    findings = result.json()["files"][0]["findings"]
+    assert [f["code"] for f in findings] == ["TFP101"]
+    finding = findings[0]
+    assert finding["severity"] == "error"  # the shape the user feeds, not a guess
+    assert finding["evidence"]["output"] == "cls"
+    assert finding["where"]["layer"] == "cls"
+    assert finding["evidence"]["target_shape"] == "(N, 1)"
+    assert finding["evidence"]["loss_shape_at_16"] == "(16, 16)"
+    # the same labels as (N,), and y_reg as given: clean
+    flat = _two_heads_data(tmp_path, "flat.npz", y_reg=y_reg, y_cls=labels)
+    fixed = run_cli(model, "--data", flat, *args)
+    assert fixed.exit_code == 0 and fixed.json()["files"][0]["findings"] == []
+
+
+def test_data_missing_an_outputs_targets_is_a_usage_error_naming_the_file(
+    run_cli, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(13)
+    y_reg = rng.normal(size=(16, 1)).astype("float32")
+    data = _two_heads_data(tmp_path, "partial.npz", y_reg=y_reg)  # no y_cls, no y
+    result = run_cli(
+        model_path("tfk_two_heads.keras"),
+        "--unsafe",
+        "--custom-objects",
+        str(LOSSES),
+        "--data",
+        data,
+    )
+    assert result.exit_code == 2
+    text = result.stdout + result.stderr
+    assert data in text and "'y_cls' (or 'y')" in text and "output 'cls'" in text
+    assert "Traceback" not in text
+
+
+# ---- a compiled loss that needs --custom-objects ----------------------------------------
+
+
+def _summary(result: ProbeResult) -> list[tuple[str, str, str | None]]:
+    return [(f.code, f.severity.value, f.evidence.get("target_shape")) for f in result.findings]
+
+
+@pytest.mark.parametrize(
+    "name", ["tfk_categorical_logits.keras", "tfk_categorical_logits.h5", "tfk_savedmodel"]
+)
+def test_compiled_negloglik_gives_the_same_findings_however_the_loss_is_found(name: str) -> None:
+    # Categorical + negloglik is right for labels (N,); fed (N, 1), tf_keras broadcasts
+    # log_prob to (N, N). The shape was not pinned, so that is a warning naming the shape,
+    # whether the loss comes from the compile config (--custom-objects) or from --loss.
+    compiled = probe(model_path(name), custom_objects=str(LOSSES))
+    by_name = probe(model_path(name), f"{LOSSES}:negloglik")
+    nll = probe(model_path(name), "nll")
+    expected = [("TFP101", "warning", "(N, 1)")]
+    assert _summary(compiled) == _summary(by_name) == _summary(nll) == expected
+    # Without the code of 'negloglik' no loss runs at all: TFP005 says so and how to run it.
+    missing = only(probe(model_path(name)).findings, "TFP005")
+    assert [f.code for f in probe(model_path(name)).findings] == ["TFP005"]
+    assert missing.evidence["probe"] == "stopped before evaluating the loss"
+    assert "evaluated no loss" in missing.message
+    assert "--custom-objects" in missing.fix and "--loss FILE.py:negloglik" in missing.fix

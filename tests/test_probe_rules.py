@@ -24,6 +24,7 @@ from tfpcheck.probe import ProbeRequest, ProbeResult, run_probe
 LOSSES = FIXTURES / "losses.py"
 FLIPOUT = FIXTURES / "factories" / "flipout.py"
 TUTORIALS = FIXTURES / "factories" / "tutorials.py"
+TWO_OUTPUTS = FIXTURES / "factories" / "two_outputs.py"
 
 # Small user files the tests probe: custom losses and Keras 3 factories.
 USER_CODE = """
@@ -333,6 +334,38 @@ def test_tfp402_unscaled_flipout_kl() -> None:
     assert finding.evidence["ratio"] > 10
     assert set(finding.evidence["kl_by_layer"]) >= {"hidden"}
     assert "tfd.kl_divergence(q, p) / 1000" in finding.fix
+
+
+def test_tfp402_two_outputs_compares_the_kl_with_the_weighted_sum_once() -> None:
+    result = probe(f"{TWO_OUTPUTS}:build_model", num_examples=1000)
+    finding = only(result, "TFP402")  # once for the model, not once per output
+    ev = finding.evidence
+    assert "output" not in ev
+    assert (finding.where.layer, finding.where.layer_index) == ("hidden", 1)
+    assert set(ev["kl_by_layer"]) == {"hidden", "y_params"}  # every Bayesian layer, once
+    assert ev["loss_weights"] == {"y": 1.0, "z": 0.5}
+    by_output = ev["data_loss_by_output"]
+    assert set(by_output) == {"y", "z"}
+    assert ev["data_loss"] == pytest.approx(by_output["y"] + 0.5 * by_output["z"], abs=1e-3)
+    assert ev["kl_total"] == pytest.approx(sum(ev["kl_by_layer"].values()), abs=1e-3)
+    assert "y + 0.5 x z" in finding.message
+    assert "/ 1000" in finding.fix and "DenseFlipout" in finding.fix
+
+
+def test_tfp402_two_outputs_scaled_kl_is_clean() -> None:
+    result = probe(f"{TWO_OUTPUTS}:build_model_scaled")
+    assert "TFP402" not in codes(result) and errors(result) == []
+
+
+def test_error_evidence_drops_tensorflow_function_node_prefix() -> None:
+    finding = only(probe(f"{TWO_OUTPUTS}:reshape_in_head"), "TFP108")
+    assert finding.evidence["error"] == (
+        "InvalidArgumentError: Input to reshape is a tensor with 128 values, but the "
+        "requested shape requires a multiple of 3 [op Reshape]"
+    )
+    assert finding.evidence["op"] == "Reshape"
+    assert "{{" not in finding.message and "[Op:" not in finding.message
+    assert finding.where.line == source_line("# RESHAPE-3", path=TWO_OUTPUTS)
 
 
 def test_tfp402_scaled_flipout_is_clean() -> None:

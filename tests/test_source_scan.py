@@ -141,3 +141,75 @@ def test_factory_activation_before_logits(
 
 def test_factory_without_activation_is_clean(run_cli, factory_file: Path) -> None:
     assert static_findings(run_cli, f"{factory_file}:fixed") == []
+
+
+LOGITS_HEADS = FIXTURES / "factories" / "logits_heads.py"
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "marker", "squashed_by", "squash_marker"),
+    [
+        (
+            "onehot_after_softmax_dense",
+            "TFP202",
+            "# SOFTMAX-DENSE",
+            "Dense(activation='softmax')",
+            'Dense(10, activation="softmax", name="probs")',
+        ),
+        (
+            "onehot_after_tf_nn_softmax",
+            "TFP202",
+            "# TF-NN-HEAD",
+            "tf.nn.softmax(...)",
+            "# TF-NN-SOFTMAX",
+        ),
+        (
+            "mixture_after_softmax_layer",
+            "TFP202",
+            "# MIX",
+            "Softmax()",
+            'tfk.layers.Softmax(name="softmax")',
+        ),
+        (
+            "bernoulli_after_sigmoid",
+            "TFP203",
+            "# SIGMOID-HEAD",
+            "Dense(activation='sigmoid')",
+            'Dense(1, activation="sigmoid", name="prob")',
+        ),
+    ],
+)
+def test_factory_squash_before_a_tfp_logits_layer(
+    run_cli, name: str, code: str, marker: str, squashed_by: str, squash_marker: str
+) -> None:
+    findings = static_findings(run_cli, f"{LOGITS_HEADS}:{name}")
+    assert [f["code"] for f in findings] == [code]
+    finding = findings[0]
+    assert finding["severity"] == "error" and finding["where"]["function"] == name
+    assert (finding["where"]["file"], finding["where"]["line"]) == (
+        str(LOGITS_HEADS),
+        source_line(marker, path=LOGITS_HEADS),
+    )
+    evidence = finding["evidence"]
+    assert evidence["squashed_by"] == squashed_by
+    assert evidence["squash_line"] == source_line(squash_marker, f"def {name}", LOGITS_HEADS)
+    assert evidence["distribution"].startswith("tfpl.")
+
+
+@pytest.mark.parametrize("name", ["onehot_from_logits", "bernoulli_from_logits"])
+def test_factory_tfp_logits_layer_on_raw_logits_is_clean(run_cli, name: str) -> None:
+    assert static_findings(run_cli, f"{LOGITS_HEADS}:{name}") == []
+
+
+def test_probe_confirms_the_factory_squash_as_one_finding_at_the_source_line(run_cli) -> None:
+    pytest.importorskip("tensorflow_probability")
+    name = "onehot_after_tf_nn_softmax"
+    result = run_cli(f"{LOGITS_HEADS}:{name}", "--loss", "nll", "--format", "json")
+    findings = [f for f in result.json()["files"][0]["findings"] if f["code"] == "TFP202"]
+    assert len(findings) == 1
+    finding = findings[0]
+    assert finding["tier"] == "probe"
+    assert finding["where"]["line"] == source_line("# TF-NN-HEAD", path=LOGITS_HEADS)
+    assert finding["evidence"]["squashed_by"] == "tf.nn.softmax(...)"  # static
+    assert finding["evidence"]["layer"] == "onehot"  # probe
+    assert finding["evidence"]["logits_shape"] == "(32, 10)"  # probe

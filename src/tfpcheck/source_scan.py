@@ -7,7 +7,11 @@ A spec `FILE.py:NAME` is read from NAME's definition and the module-level functi
 * every distribution built with keyword arguments (`DistributionCall`), each argument
   classified: does it drop the last axis (`y_pred[:, 0]`, `y_pred[..., 0]`, `tf.squeeze(x)`)
   or is it squashed (`tf.nn.softmax(...)`, a `Dense(activation="softmax")` layer before the
-  `DistributionLambda`), and whether `.log_prob(...)` is called on the distribution.
+  `DistributionLambda`), and whether `.log_prob(...)` is called on the distribution;
+* every tfp.layers layer that reads its input as logits (`tfpl.OneHotCategorical(10)`,
+  `tfpl.IndependentBernoulli(1)`, ...) with what feeds it (`LogitsLayer`): an activated
+  layer before it in a `Sequential` list, or its functional input `x` made by one
+  (`Dense(10, activation="softmax")(h)`, `Softmax()(h)`) or by `tf.nn.softmax(h)`.
 
 Local names are followed through simple assignments (`probs = tf.nn.softmax(y)`), a few
 steps deep.
@@ -25,6 +29,10 @@ SQUASH_FUNCTIONS = {"softmax": "softmax", "sigmoid": "sigmoid", "log_softmax": N
 # Modules whose capitalized attributes are distributions: tfd.Normal, tfp.distributions.Normal.
 DISTRIBUTION_MODULES = ("tfd", "distributions", "tfp.distributions")
 SQUASHING_LAYERS = {"Softmax": "softmax"}  # layers that are an activation by themselves
+# tfp.layers layers that read their input as logits (softmax or sigmoid ones).
+LOGITS_LAYERS = frozenset(
+    {"OneHotCategorical", "CategoricalMixtureOfOneHotCategorical", "IndependentBernoulli"}
+)
 
 
 @dataclass(frozen=True)
@@ -64,12 +72,29 @@ class DistributionCall:
         return self.callee.rsplit(".", 1)[-1]
 
 
+@dataclass(frozen=True)
+class LogitsLayer:
+    """A tfp.layers layer reading logits, built in the scanned code, and what feeds it."""
+
+    callee: str  # "tfpl.OneHotCategorical"
+    file: str
+    line: int
+    function: str | None
+    code: str  # the source line
+    feed: Argument  # the squash applied to its input, when one is seen
+
+    @property
+    def short_name(self) -> str:
+        return self.callee.rsplit(".", 1)[-1]
+
+
 @dataclass
 class SourceScan:
     file: str
     name: str | None  # the NAME of FILE.py:NAME, when the scan is limited to it
     calls: list[SourceCall] = field(default_factory=list)
     distributions: list[DistributionCall] = field(default_factory=list)
+    logits_layers: list[LogitsLayer] = field(default_factory=list)
 
 
 def _dotted(node: ast.expr) -> str | None:
@@ -197,6 +222,7 @@ class _Visitor(ast.NodeVisitor):
         self.layer_inputs: dict[int, Argument] = {}
         self.log_probs: dict[int, tuple[int, str]] = {}  # id(distribution call) -> line, value
         self._nodes: dict[int, ast.AST] = {}  # id -> node of the scanned tree
+        self.logits_layers: list[LogitsLayer] = []
 
     def _visit_def(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         self.stack.append(node.name)
@@ -227,13 +253,16 @@ class _Visitor(ast.NodeVisitor):
         # layer(...)(x): the layer's input x, produced by an activated layer?
         if isinstance(node.func, ast.Call) and node.args:
             for source in self._scope().resolve(node.args[0]):
-                if isinstance(source, ast.Call) and isinstance(source.func, ast.Call):
-                    found = _layer_activation(source.func)
-                    if found is not None:
-                        self.layer_inputs[id(node.func)] = Argument(
-                            "", None, *found, source.func.lineno
-                        )
-                        break
+                if not isinstance(source, ast.Call):
+                    continue
+                # Dense(10, activation="softmax")(h) / Softmax()(h), or tf.nn.softmax(h)
+                maker = source.func if isinstance(source.func, ast.Call) else source
+                found = (
+                    _layer_activation(maker) if maker is source.func else _squash_of_call(source)
+                )
+                if found is not None:
+                    self.layer_inputs[id(node.func)] = Argument("", None, *found, maker.lineno)
+                    break
         if isinstance(node.func, ast.Attribute) and node.func.attr == "log_prob":
             value = ast.unparse(node.args[0]) if node.args else ""
             for target in self._scope().resolve(node.func.value):
@@ -243,6 +272,7 @@ class _Visitor(ast.NodeVisitor):
 
     def finish(self, tree: ast.AST) -> None:
         """Distribution calls, once every layer input and log_prob call is known."""
+        self._logits_layers(tree)
         for scope_node, function in _functions(tree):
             scope = _Scope(scope_node)
             for node in ast.walk(scope_node):
@@ -260,6 +290,22 @@ class _Visitor(ast.NodeVisitor):
         self.distributions.append(
             DistributionCall(callee, self.file, node.lineno, function, code, arguments, line, value)
         )
+
+    def _logits_layers(self, tree: ast.AST) -> None:
+        functions = {id(n): name for n, name in _functions(tree)}
+        for node, function in _calls_with_function(tree, functions):
+            callee = _dotted(node.func)
+            if not callee or _is_distribution(callee):
+                continue  # tfd.OneHotCategorical is the distribution, not the layer
+            if callee.rsplit(".", 1)[-1] not in LOGITS_LAYERS:
+                continue
+            feed = self.layer_inputs.get(id(node))
+            if feed is None or feed.squash is None:
+                continue
+            code = self.lines[node.lineno - 1].strip() if node.lineno <= len(self.lines) else ""
+            self.logits_layers.append(
+                LogitsLayer(callee, self.file, node.lineno, function, code, feed)
+            )
 
     def _enclosing_layer_input(self, node: ast.Call) -> Argument | None:
         # A lambda building the distribution inside DistributionLambda(lambda t: ...).
@@ -287,6 +333,23 @@ def _functions(tree: ast.AST) -> list[tuple[ast.AST, str]]:
                 walk(child, prefix)
 
     walk(tree, "")
+    return found
+
+
+def _calls_with_function(
+    tree: ast.AST, functions: dict[int, str]
+) -> list[tuple[ast.Call, str | None]]:
+    """Every call in the tree with the name of the innermost def around it."""
+    found: list[tuple[ast.Call, str | None]] = []
+
+    def walk(node: ast.AST, function: str | None) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = functions.get(id(child), function)
+            if isinstance(child, ast.Call):
+                found.append((child, inner))
+            walk(child, inner)
+
+    walk(tree, None)
     return found
 
 
@@ -340,6 +403,7 @@ def scan_source(path: Path, name: str | None = None) -> SourceScan:
     visitor.finish(module)
     scan.calls = visitor.calls
     scan.distributions = visitor.distributions
+    scan.logits_layers = visitor.logits_layers
     return scan
 
 

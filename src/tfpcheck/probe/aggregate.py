@@ -63,11 +63,18 @@ def merge(probe: list[Finding], static: tuple[Finding, ...]) -> list[Finding]:
             merged.append(finding)
             continue
         where = _merge_where(match.where, finding.where) if match.where.layer else finding.where
+        evidence = {**dict(match.evidence), **dict(finding.evidence)}
+        if match.where.layer is None and match.where.file and finding.where.layer:
+            # Seen in the user's source (FILE.py:NAME) and at a layer by the probe: point at
+            # the source line (the report keys a finding by its code and layer, so the
+            # static one is then replaced, not repeated) and name the layer in the evidence.
+            where = match.where
+            evidence = {"layer": finding.where.layer, **evidence}
         merged.append(
             replace(
                 finding,
                 where=where,
-                evidence={**dict(match.evidence), **dict(finding.evidence)},
+                evidence=evidence,
                 tier="probe",
                 confidence=Confidence.HIGH,
             )

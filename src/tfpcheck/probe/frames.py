@@ -101,8 +101,11 @@ def user_frame_of_traceback(tb: TracebackType | None) -> Site | None:
     return found
 
 
-_TF_PREFIX = re.compile(r"^\{\{function_node [^}]*\}\}\s*")
-_OP_SUFFIX = re.compile(r"\s*\[Op:(\w+)\](?:\s*name:.*)?$", re.S)
+# TensorFlow's decorations of an op error, wherever they stand (Keras puts its own
+# "Exception encountered when calling layer ..." lines before them): the executing function
+# node and the op name, which is kept apart as `op`.
+_TF_NODE = re.compile(r"\{\{function_node [^}]*\}\}\s*")
+_OP_SUFFIX = re.compile(r"[ \t]*\[Op:(\w+)\](?:[ \t]*name:[^\n]*)?")
 _OP_IN_NODE = re.compile(r"__wrapped__(\w+?)_device_")
 _LAYER = re.compile(r"calling layer '([^']+)'|Exception encountered when calling (\w+)\.call")
 
@@ -134,11 +137,11 @@ def summarize_error(exc: BaseException) -> ErrorSummary:
     node = _OP_IN_NODE.search(raw)
     if node:
         op = node.group(1)
-    text = _TF_PREFIX.sub("", raw.strip())
+    text = _TF_NODE.sub("", raw.strip())
     suffix = _OP_SUFFIX.search(text)
     if suffix:
         op = suffix.group(1)
-        text = text[: suffix.start()]
+        text = _OP_SUFFIX.sub("", text)
     layer_match = _LAYER.search(raw)
     layer = layer_match.group(1) or layer_match.group(2) if layer_match else None
     # Keras wraps layer errors: the inner exception carries the useful line.

@@ -6,7 +6,7 @@ import json
 import os
 import re
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tfpcheck.findings import Confidence, Finding, Where
@@ -245,14 +245,28 @@ def load_model_file(
         model = load(path, compile=False, **kwargs)
     except Exception:
         return first
-    if need_compiled:
-        return first
     missing = first.findings[0].evidence.get("object")
+    if need_compiled:
+        return LoadFailure([_only_the_loss_is_missing(first.findings[0], missing)])
     return Loaded(
         model,
         flavor,
         keras,
         notes=[f"the compiled loss could not be restored ('{missing}' is unknown); not needed"],
+    )
+
+
+def _only_the_loss_is_missing(finding: Finding, name: object) -> Finding:
+    """The model loads without its compile config: say that no loss was evaluated, so the
+    findings of a run with the loss (e.g. TFP101 for a target shape) are not missing by
+    mistake, and how to run it."""
+    return replace(
+        finding,
+        message=f"{finding.message} — the model itself loads, but its compiled loss "
+        f"'{name}' cannot be restored, so the probe evaluated no loss",
+        fix=f"{finding.fix} Or name the loss yourself: --loss FILE.py:{name} (or --loss nll "
+        "for a distribution output); the probe then runs without the compiled loss.",
+        evidence={**dict(finding.evidence), "probe": "stopped before evaluating the loss"},
     )
 
 

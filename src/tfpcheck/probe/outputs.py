@@ -64,6 +64,25 @@ def loss_for(loss: Any, name: str, index: int, count: int) -> Any:
     return loss
 
 
+def loss_weights(model: Any, names: list[str]) -> dict[str, float]:
+    """Each output's `loss_weights` entry from the model's compile config (1.0 without)."""
+    try:
+        config = model.get_compile_config() or {}
+    except Exception:  # not compiled, or a Keras without compile configs
+        config = {}
+    weights = config.get("loss_weights") if isinstance(config, Mapping) else None
+    found: dict[str, Any] = {}
+    if isinstance(weights, Mapping):
+        found = dict(weights)
+    elif isinstance(weights, Sequence) and not isinstance(weights, str):
+        found = dict(zip(names, weights, strict=False)) if len(weights) == len(names) else {}
+    return {
+        name: float(value) if isinstance(value, int | float) else 1.0
+        for name in names
+        for value in [found.get(name, 1.0)]
+    }
+
+
 def split_outputs(loaded: Loaded) -> list[OutputView]:
     model = loaded.model
     names = output_names(model)

@@ -38,11 +38,19 @@ from tfpcheck.probe.observations import (
     SinglesEval,
     TargetVariant,
 )
-from tfpcheck.probe.outputs import OutputSplitError, is_multi_output, split_outputs, tag_findings
+from tfpcheck.probe.outputs import (
+    OutputSplitError,
+    is_multi_output,
+    loss_weights,
+    output_names,
+    split_outputs,
+    tag_findings,
+)
 from tfpcheck.probe.roundtrip import check_roundtrip
 from tfpcheck.probe.runner import current_layer_getter
 from tfpcheck.probe.user_code import UserCodeError
 from tfpcheck.rules import REGISTRY
+from tfpcheck.rules.tfp402_kl_dominates_loss import check_outputs as kl_of_outputs
 
 # The registry is the one list of rules: a probe rule runs because it is registered.
 PROBE_CHECKS = tuple(rule.check_probe for rule in REGISTRY if rule.check_probe is not None)
@@ -57,6 +65,7 @@ class ProbeRun:
         self.output = output  # the output probed, for a model with several
         self.notes: list[str] = []
         self.findings: list[Finding] = []
+        self.observations: list[Observation] = []  # each probed model's (or output's)
 
     def result(self, error: tuple[str, str] | None = None) -> ProbeResult:
         findings = finalize(self.findings, self.request.static_findings)
@@ -91,6 +100,7 @@ class ProbeRun:
         except (OutputSplitError, ValueError) as exc:
             return self.result(("usage", str(exc)))
         indices = {layer.name: i for i, layer in enumerate(loaded.model.layers)}
+        probed: dict[str, Observation] = {}
         for view in views:
             view_loaded = view.loaded
             has_loss = view_loaded.compiled_loss is not None or view_loaded.factory_loss is not None
@@ -101,6 +111,7 @@ class ProbeRun:
             sub = ProbeRun(self.request, output=view.name)
             result = sub.run_loaded(view_loaded)
             self.findings += tag_findings(sub.findings, view, indices)
+            probed.update((view.name, obs) for obs in sub.observations)
             self.notes += [f"output '{view.name}': {note}" for note in sub.notes]
             if result.error is not None:
                 code, message = result.error
@@ -110,6 +121,8 @@ class ProbeRun:
                         "per output, {name: loss}, and leave --loss out)"
                     )
                 return self.result((code, f"output '{view.name}': {message}"))
+        weights = loss_weights(loaded.model, output_names(loaded.model))
+        self.findings += list(kl_of_outputs(probed, weights, indices))
         return self.result()
 
     def run_loaded(self, loaded: Loaded) -> ProbeResult:
@@ -166,6 +179,8 @@ class ProbeRun:
         )
         if request.data and request.num_examples is None:
             obs.num_examples = None  # --data holds probe examples, not the training-set size
+        obs.extra["output"] = self.output
+        self.observations.append(obs)
         with instrumented(recorder):
             error = self._run_batches(session, obs, x, data_y, n)
         if error is not None:

@@ -116,9 +116,33 @@ def squash_findings(ctx: StaticContext, rule: Rule, squash: Squash) -> Iterator[
 
 
 def source_squash_findings(
-    scan: SourceScan, rule: Rule, activation: str, distributions: frozenset[str]
+    scan: SourceScan,
+    rule: Rule,
+    activation: str,
+    distributions: frozenset[str],
+    builtin_layers: frozenset[str] = frozenset(),
 ) -> Iterator[Finding]:
     """The same mistake in a loss or factory given as FILE.py:NAME, read with ast."""
+    for layer in scan.logits_layers:
+        feed = layer.feed
+        if layer.short_name not in builtin_layers or feed.squash != activation:
+            continue
+        owner = f"'{layer.function}'" if layer.function else "the module"
+        yield rule.finding(
+            f"{owner} feeds {activation} output to {layer.callee}(...): {feed.squash_by} "
+            f"(line {feed.squash_line}) squashes the values, and the layer reads its input as "
+            f"logits and applies a second {activation}",
+            f"Feed raw logits to {layer.short_name}: drop the {activation} "
+            f"({feed.squash_by}, line {feed.squash_line}) so the layer before it is linear.",
+            Where(function=layer.function, file=layer.file, line=layer.line),
+            {
+                "distribution": layer.callee,
+                "activation": activation,
+                "squashed_by": feed.squash_by,
+                "squash_line": feed.squash_line,
+                "code": layer.code,
+            },
+        )
     for dist in scan.distributions:
         logits = dist.arguments.get("logits")
         if dist.short_name not in distributions or logits is None:

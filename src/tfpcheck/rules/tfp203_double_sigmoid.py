@@ -25,7 +25,9 @@ def check(ctx: StaticContext) -> Iterator[Finding]:
 
 
 def source_findings(scan: SourceScan) -> Iterator[Finding]:
-    yield from source_squash_findings(scan, RULE, "sigmoid", SIGMOID_LOGIT_DISTRIBUTIONS)
+    yield from source_squash_findings(
+        scan, RULE, "sigmoid", SIGMOID_LOGIT_DISTRIBUTIONS, SQUASH.builtin_layers
+    )
 
 
 RULE = Rule(
