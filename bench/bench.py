@@ -1,6 +1,6 @@
 """Measure tfpcheck against the bare baseline, side by side, on this machine.
 
-    python bench/bench.py [--repeat 3] [--json]
+    python bench/bench.py [--repeat 3] [--json] [--only static|single|twenty|cached ...]
 
 Every figure is the median of --repeat runs of a fresh process (interpreter start included),
 measured from outside: wall time, and peak memory of the whole process tree, two ways:
@@ -263,47 +263,59 @@ def machine() -> dict[str, object]:
     }
 
 
-def bench(repeat: int) -> dict[str, object]:
+SCENARIOS = ("static", "single", "twenty", "cached")
+
+
+def bench(repeat: int, only: tuple[str, ...] = SCENARIOS) -> dict[str, object]:
     figures: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as scratch:
         env = environment(Path(scratch, "cache"))
-        print("static tier", file=sys.stderr)
-        static = [
-            measure(p.name, tfpcheck_argv("--static", "--no-cache", "-q", str(p)), env, repeat)
-            for p in sorted(MODELS.iterdir())
-        ]
-        figures["static"] = static
-
-        print("one model: baseline and probe", file=sys.stderr)
-        flavors = dict((m, f) for f, m in CLEAN)
-        single = []
-        for name in SINGLE:
-            argv = tfpcheck_argv("--no-cache", *PROBE_ARGS, str(MODELS / name))
-            base, probe = measure_pair(
-                (f"baseline {name}", f"tfpcheck {name}"),
-                (baseline_argv([(flavors[name], name)]), argv),
-                env,
-                repeat,
-            )
-            single.append((name, base, probe))
-        figures["single"] = single
-
-        print("20 models in one call", file=sys.stderr)
-        twenty = [CLEAN[i % len(CLEAN)] for i in range(20)]
-        argv = tfpcheck_argv("--no-cache", *PROBE_ARGS, *(str(MODELS / m) for _, m in twenty))
-        base20, probe20 = measure_pair(
-            ("baseline 20", "tfpcheck 20"), (baseline_argv(twenty), argv), env, repeat
-        )
-        figures["twenty"] = (base20, probe20)
-
-        print("warm cache", file=sys.stderr)
-        cached = []
-        for name in SINGLE:
-            argv = tfpcheck_argv(*PROBE_ARGS, str(MODELS / name))
-            run_once(argv, env)  # fills the cache
-            cached.append(measure(f"cached {name}", argv, env, repeat))
-        figures["cached"] = cached
+        if "static" in only:
+            print("static tier", file=sys.stderr)
+            figures["static"] = [
+                measure(p.name, tfpcheck_argv("--static", "--no-cache", "-q", str(p)), env, repeat)
+                for p in sorted(MODELS.iterdir())
+            ]
+        if "single" in only:
+            figures["single"] = _single(env, repeat)
+        if "twenty" in only:
+            figures["twenty"] = _twenty(env, repeat)
+        if "cached" in only:
+            figures["cached"] = _cached(env, repeat)
     return figures
+
+
+def _single(env: dict[str, str], repeat: int) -> list[tuple[str, Figure, Figure]]:
+    print("one model: baseline and probe", file=sys.stderr)
+    flavors = dict((m, f) for f, m in CLEAN)
+    single = []
+    for name in SINGLE:
+        argv = tfpcheck_argv("--no-cache", *PROBE_ARGS, str(MODELS / name))
+        base, probe = measure_pair(
+            (f"baseline {name}", f"tfpcheck {name}"),
+            (baseline_argv([(flavors[name], name)]), argv),
+            env,
+            repeat,
+        )
+        single.append((name, base, probe))
+    return single
+
+
+def _twenty(env: dict[str, str], repeat: int) -> tuple[Figure, Figure]:
+    print("20 models in one call", file=sys.stderr)
+    twenty = [CLEAN[i % len(CLEAN)] for i in range(20)]
+    argv = tfpcheck_argv("--no-cache", *PROBE_ARGS, *(str(MODELS / m) for _, m in twenty))
+    return measure_pair(("baseline 20", "tfpcheck 20"), (baseline_argv(twenty), argv), env, repeat)
+
+
+def _cached(env: dict[str, str], repeat: int) -> list[Figure]:
+    print("warm cache", file=sys.stderr)
+    cached = []
+    for name in SINGLE:
+        argv = tfpcheck_argv(*PROBE_ARGS, str(MODELS / name))
+        run_once(argv, env)  # fills the cache
+        cached.append(measure(f"cached {name}", argv, env, repeat))
+    return cached
 
 
 def _mib(figure: Figure) -> str:
@@ -331,125 +343,140 @@ def report(figures: dict[str, object], repeat: int) -> tuple[str, dict[str, obje
     row = "{:<44} {:>8} {:>15} {:>9} {:>9}  {}"
     lines.append(row.format("", "time s", "RSS max / sum", "t ratio", "RSS ratio", "heavy"))
 
-    static: list[Figure] = figures["static"]  # type: ignore[assignment]
-    for figure in static:
-        heavy = ",".join(figure.heavy) or "none"
-        lines.append(
-            row.format(
-                f"static {figure.name}", f"{figure.seconds:.3f}", _mib(figure), "", "", heavy
+    if "static" in figures:
+        static: list[Figure] = figures["static"]  # type: ignore[assignment]
+        for figure in static:
+            heavy = ",".join(figure.heavy) or "none"
+            lines.append(
+                row.format(
+                    f"static {figure.name}", f"{figure.seconds:.3f}", _mib(figure), "", "", heavy
+                )
             )
-        )
-    worst = max(f.seconds for f in static)
-    typical = statistics.median(f.seconds for f in static)
-    imported = sorted({m for f in static for m in f.heavy})
-    targets["static"] = {
-        "median_s": round(typical, 3),
-        "max_s": round(worst, 3),
-        "target_s": 0.3,
-        "verdict": _verdict(typical, 0.3),
-        "heavy_imports": imported,
-    }
+        worst = max(f.seconds for f in static)
+        typical = statistics.median(f.seconds for f in static)
+        imported = sorted({m for f in static for m in f.heavy})
+        targets["static"] = {
+            "median_s": round(typical, 3),
+            "max_s": round(worst, 3),
+            "target_s": 0.3,
+            "verdict": _verdict(typical, 0.3),
+            "heavy_imports": imported,
+        }
 
-    time_ratios, rss_ratios = [], []
-    for name, base, probe in figures["single"]:  # type: ignore[union-attr]
-        t_ratio, r_ratio = ratio(base, probe, "seconds"), ratio(base, probe, "sum_rss_mib")
-        time_ratios.append(t_ratio)
-        rss_ratios.append(r_ratio)
-        lines.append(
-            row.format(
-                f"baseline {name}", f"{base.seconds:.2f}", _mib(base), "", "", ",".join(base.heavy)
+    rss_ratios: list[float] = []
+    if "single" in figures:
+        time_ratios = []
+        for name, base, probe in figures["single"]:  # type: ignore[union-attr]
+            t_ratio, r_ratio = ratio(base, probe, "seconds"), ratio(base, probe, "sum_rss_mib")
+            time_ratios.append(t_ratio)
+            rss_ratios.append(r_ratio)
+            lines.append(
+                row.format(
+                    f"baseline {name}",
+                    f"{base.seconds:.2f}",
+                    _mib(base),
+                    "",
+                    "",
+                    ",".join(base.heavy),
+                )
             )
-        )
-        lines.append(
-            row.format(
-                f"tfpcheck {name}",
-                f"{probe.seconds:.2f}",
-                _mib(probe),
-                f"{t_ratio:.2f}x",
-                f"{r_ratio:.2f}x",
-                ",".join(probe.heavy),
+            lines.append(
+                row.format(
+                    f"tfpcheck {name}",
+                    f"{probe.seconds:.2f}",
+                    _mib(probe),
+                    f"{t_ratio:.2f}x",
+                    f"{r_ratio:.2f}x",
+                    ",".join(probe.heavy),
+                )
             )
-        )
-    targets["probe"] = {
-        "ratios": [round(r, 2) for r in time_ratios],
-        "target": 1.25,
-        "verdict": _verdict(max(time_ratios), 1.25),
-    }
-    targets["rss"] = {
-        "ratios": [round(r, 2) for r in rss_ratios],
-        "target": 1.2,
-        "verdict": _verdict(max(rss_ratios), 1.2),
-    }
+        targets["probe"] = {
+            "ratios": [round(r, 2) for r in time_ratios],
+            "target": 1.25,
+            "verdict": _verdict(max(time_ratios), 1.25),
+        }
 
-    base20, probe20 = figures["twenty"]  # type: ignore[misc]
-    ratio20 = ratio(base20, probe20, "seconds")
-    rss20 = ratio(base20, probe20, "sum_rss_mib")
-    lines.append(
-        row.format(
-            "baseline 20 models",
-            f"{base20.seconds:.2f}",
-            _mib(base20),
-            "",
-            "",
-            ",".join(base20.heavy),
-        )
-    )
-    lines.append(
-        row.format(
-            "tfpcheck 20 models, one call",
-            f"{probe20.seconds:.2f}",
-            _mib(probe20),
-            f"{ratio20:.2f}x",
-            f"{rss20:.2f}x",
-            ",".join(probe20.heavy),
-        )
-    )
-    targets["twenty"] = {
-        "ratio": round(ratio20, 2),
-        "target": 1.25,
-        "verdict": _verdict(ratio20, 1.25),
-    }
-    targets["rss"]["ratios"].append(round(rss20, 2))  # type: ignore[index]
-    targets["rss"]["verdict"] = _verdict(max([*rss_ratios, rss20]), 1.2)  # type: ignore[index]
-
-    cached: list[Figure] = figures["cached"]  # type: ignore[assignment]
-    for figure in cached:
+    if "twenty" in figures:
+        base20, probe20 = figures["twenty"]  # type: ignore[misc]
+        ratio20 = ratio(base20, probe20, "seconds")
+        rss20 = ratio(base20, probe20, "sum_rss_mib")
         lines.append(
             row.format(
-                f"cached {figure.name.split(' ', 1)[1]}",
-                f"{figure.seconds:.3f}",
-                _mib(figure),
+                "baseline 20 models",
+                f"{base20.seconds:.2f}",
+                _mib(base20),
                 "",
                 "",
-                ",".join(figure.heavy) or "none",
+                ",".join(base20.heavy),
             )
         )
-    slowest = max(f.seconds for f in cached)
-    targets["cached"] = {
-        "max_s": round(slowest, 3),
-        "target_s": 0.3,
-        "verdict": _verdict(slowest, 0.3),
-        "heavy_imports": sorted({m for f in cached for m in f.heavy}),
-    }
+        lines.append(
+            row.format(
+                "tfpcheck 20 models, one call",
+                f"{probe20.seconds:.2f}",
+                _mib(probe20),
+                f"{ratio20:.2f}x",
+                f"{rss20:.2f}x",
+                ",".join(probe20.heavy),
+            )
+        )
+        targets["twenty"] = {
+            "ratio": round(ratio20, 2),
+            "target": 1.25,
+            "verdict": _verdict(ratio20, 1.25),
+        }
+        rss_ratios.append(rss20)
+
+    if rss_ratios:
+        targets["rss"] = {
+            "ratios": [round(r, 2) for r in rss_ratios],
+            "target": 1.2,
+            "verdict": _verdict(max(rss_ratios), 1.2),
+        }
+    if "cached" in figures:
+        cached: list[Figure] = figures["cached"]  # type: ignore[assignment]
+        for figure in cached:
+            lines.append(
+                row.format(
+                    f"cached {figure.name.split(' ', 1)[1]}",
+                    f"{figure.seconds:.3f}",
+                    _mib(figure),
+                    "",
+                    "",
+                    ",".join(figure.heavy) or "none",
+                )
+            )
+        slowest = max(f.seconds for f in cached)
+        targets["cached"] = {
+            "max_s": round(slowest, 3),
+            "target_s": 0.3,
+            "verdict": _verdict(slowest, 0.3),
+            "heavy_imports": sorted({m for f in cached for m in f.heavy}),
+        }
 
     lines.append("")
     lines.append("targets:")
-    s = targets["static"]
-    lines.append(
-        f"  static tier <= 0.3 s/call: median {s['median_s']} s, slowest {s['max_s']} s "
-        f"-> {s['verdict']}; heavy imports: {s['heavy_imports'] or 'none'}"
-    )
-    p = targets["probe"]
-    lines.append(f"  probe <= 1.25x baseline: {p['ratios']} -> {p['verdict']}")
-    t = targets["twenty"]
-    lines.append(f"  20 models <= 1.25x baseline: {t['ratio']}x -> {t['verdict']}")
-    c = targets["cached"]
-    lines.append(
-        f"  cached re-check <= 0.3 s: slowest {c['max_s']} s -> {c['verdict']}; "
-        f"heavy imports: {c['heavy_imports'] or 'none'}"
-    )
-    r = targets["rss"]
-    lines.append(f"  peak RSS <= 1.2x baseline: {r['ratios']} -> {r['verdict']}")
+    if "static" in targets:
+        s = targets["static"]
+        lines.append(
+            f"  static tier <= 0.3 s/call: median {s['median_s']} s, slowest {s['max_s']} s "
+            f"-> {s['verdict']}; heavy imports: {s['heavy_imports'] or 'none'}"
+        )
+    if "probe" in targets:
+        p = targets["probe"]
+        lines.append(f"  probe <= 1.25x baseline: {p['ratios']} -> {p['verdict']}")
+    if "twenty" in targets:
+        t = targets["twenty"]
+        lines.append(f"  20 models <= 1.25x baseline: {t['ratio']}x -> {t['verdict']}")
+    if "cached" in targets:
+        c = targets["cached"]
+        lines.append(
+            f"  cached re-check <= 0.3 s: slowest {c['max_s']} s -> {c['verdict']}; "
+            f"heavy imports: {c['heavy_imports'] or 'none'}"
+        )
+    if "rss" in targets:
+        r = targets["rss"]
+        lines.append(f"  peak RSS <= 1.2x baseline: {r['ratios']} -> {r['verdict']}")
     return "\n".join(lines), summary
 
 
@@ -458,14 +485,18 @@ def _as_json(figures: dict[str, object], summary: dict[str, object]) -> str:
         return asdict(f)
 
     doc = dict(summary)
-    doc["static"] = [figure(f) for f in figures["static"]]  # type: ignore[union-attr]
-    doc["single"] = [
-        {"model": name, "baseline": figure(b), "tfpcheck": figure(p)}
-        for name, b, p in figures["single"]  # type: ignore[union-attr]
-    ]
-    base20, probe20 = figures["twenty"]  # type: ignore[misc]
-    doc["twenty"] = {"baseline": figure(base20), "tfpcheck": figure(probe20)}
-    doc["cached"] = [figure(f) for f in figures["cached"]]  # type: ignore[union-attr]
+    if "static" in figures:
+        doc["static"] = [figure(f) for f in figures["static"]]  # type: ignore[union-attr]
+    if "single" in figures:
+        doc["single"] = [
+            {"model": name, "baseline": figure(b), "tfpcheck": figure(p)}
+            for name, b, p in figures["single"]  # type: ignore[union-attr]
+        ]
+    if "twenty" in figures:
+        base20, probe20 = figures["twenty"]  # type: ignore[misc]
+        doc["twenty"] = {"baseline": figure(base20), "tfpcheck": figure(probe20)}
+    if "cached" in figures:
+        doc["cached"] = [figure(f) for f in figures["cached"]]  # type: ignore[union-attr]
     return json.dumps(doc, indent=2)
 
 
@@ -473,8 +504,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
     parser.add_argument("--json", action="store_true", help="write the figures as JSON")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=SCENARIOS,
+        help="measure only this scenario (repeatable; default: all)",
+    )
     args = parser.parse_args()
-    figures = bench(max(1, args.repeat))
+    figures = bench(max(1, args.repeat), tuple(args.only or SCENARIOS))
     table, summary = report(figures, max(1, args.repeat))
     print(_as_json(figures, summary) if args.json else table)
     return 0
