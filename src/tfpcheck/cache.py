@@ -242,9 +242,8 @@ def encode_result(result: FileResult) -> dict[str, Any] | None:
     Evidence values go through JSON the way the reports write them; a value that JSON would
     turn into something shown differently (a bare non-JSON scalar) makes the result uncached.
     """
-    findings = []
-    for finding in result.findings:
-        data = finding.as_dict()
+    encoded = result.as_dict()
+    for data, finding in zip(encoded["findings"], result.findings, strict=True):
         evidence = json.loads(json.dumps(data["evidence"], default=str))
         original = finding.evidence
         if list(evidence) != [str(k) for k in original]:
@@ -253,14 +252,7 @@ def encode_result(result: FileResult) -> dict[str, Any] | None:
             if _shown(value) != _shown(restored):
                 return None
         data["evidence"] = evidence
-        findings.append(data)
-    error = result.error
-    return {
-        "path": result.path,
-        "findings": findings,
-        "error": None if error is None else {"code": error.code, "message": error.message},
-        "notes": list(result.notes),
-    }
+    return encoded
 
 
 def decode_result(data: dict[str, Any], path: str) -> FileResult:

@@ -89,6 +89,9 @@ class FileError:
     code: str
     message: str
 
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
 
 @dataclass(frozen=True)
 class FileResult:
@@ -96,3 +99,12 @@ class FileResult:
     findings: tuple[Finding, ...] = ()
     error: FileError | None = None
     notes: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON report's entry for one file (also what the result cache stores)."""
+        return {
+            "path": self.path,
+            "findings": [f.as_dict() for f in self.findings],
+            "error": None if self.error is None else self.error.as_dict(),
+            "notes": list(self.notes),
+        }

@@ -15,17 +15,7 @@ def render(results: list[FileResult], summary: Summary) -> str:
     doc = {
         "version": SCHEMA_VERSION,
         "tool": {"name": "tfpcheck", "version": __version__},
-        "files": [
-            {
-                "path": r.path,
-                "findings": [f.as_dict() for f in r.findings],
-                "error": None
-                if r.error is None
-                else {"code": r.error.code, "message": r.error.message},
-                "notes": list(r.notes),
-            }
-            for r in results
-        ],
+        "files": [r.as_dict() for r in results],
         "summary": summary.as_dict(),
     }
     return json.dumps(doc, indent=2, default=str)
