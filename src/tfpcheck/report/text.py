@@ -11,7 +11,6 @@ from typing import Literal
 
 from rich.console import Console
 from rich.markup import escape
-from rich.syntax import Syntax
 from rich.text import Text
 
 from tfpcheck.findings import FileResult, Finding, Where
@@ -84,6 +83,9 @@ def _finding_block(console: Console, finding: Finding, verbose: bool) -> None:
 
 def _fix_block(console: Console, fix: str) -> None:
     """The fix under its own heading: prose indented, code spans on lines of their own."""
+    # rich.syntax (and pygments) only when there is a fix to show: not for a clean or -q run.
+    from rich.syntax import Syntax
+
     console.print("    [bold green]Fix:[/bold green]")
     syntax = Syntax("", "python", theme="ansi_dark", background_color="default")
     for i, part in enumerate(CODE_SPAN.split(fix)):
