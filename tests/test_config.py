@@ -334,6 +334,7 @@ def test_no_paths_and_no_models_is_a_usage_error(run_cli, tmp_path: Path, monkey
         ('path = "m/*.keras"\nformat = "json"', "'format' applies to the whole run"),
         ('loss = "nll"', "has no 'path'"),
         ('path = "m/*.keras"\ntarget-shape = [1, -2]', "target-shape = [1, -2]: must be"),
+        ('path = "m/[z-a].keras"', '(path "m/[z-a].keras"): not a valid glob (bad character'),
     ],
 )
 def test_bad_model_tables(run_cli, tmp_path: Path, monkeypatch, table: str, message: str) -> None:

@@ -344,7 +344,10 @@ def _read_models(raw: Any, file: str, name: str, base: Path) -> tuple[ModelTable
         if _is_factory(pattern):
             tables.append(ModelTable(pattern, values, base, is_factory=True, label=here))
         else:
-            regex = glob_regex(pattern)
+            try:
+                regex = glob_regex(pattern)
+            except re.error as exc:  # a character class like [z-a]
+                raise ConfigError(f"{here}: not a valid glob ({exc})") from None
             tables.append(ModelTable(pattern, values, base, regex=regex, label=here))
     return tuple(tables)
 
