@@ -214,27 +214,29 @@ class Worker:
     def output(self) -> tuple[str, ...]:
         return _tail(self.log)
 
-    def wait(
-        self, seconds: float, memory: int | None, timeout: float | None = None
-    ) -> tuple[Any, ...] | Stopped:
-        """The next message, or how the worker stopped without sending one."""
+    def wait(self, seconds: float, memory: int | None) -> tuple[Any, ...] | Stopped:
+        """The next message, or how the worker stopped without sending one.
+
+        The results pipe also reports the worker's death (end of file), so without a memory
+        limit there is nothing to poll: one wait until a message, a death or the deadline.
+        """
         deadline = time.monotonic() + seconds
-        peak = 0
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return self.stop("timeout", timeout=seconds if timeout is None else timeout)
-            readable, _, _ = select.select([self.results], [], [], min(POLL_SECONDS, remaining))
+                return self.stop("timeout", timeout=seconds)
+            step = remaining if memory is None else min(POLL_SECONDS, remaining)
+            readable, _, _ = select.select([self.results], [], [], step)
             if readable:
                 try:
                     return receive(self.results)
                 except ChannelClosed:
                     return self.stop("crashed")
-            rss = resident_memory(self.pid)
-            if rss is not None:
-                peak = max(peak, rss)
-                if memory is not None and rss > memory:
-                    return self.stop("memory", peak_rss=peak, memory_limit=memory)
+            if memory is not None:
+                rss = resident_memory(self.pid)
+                # Stopped at the first sample over the limit: that sample is also the peak.
+                if rss is not None and rss > memory:
+                    return self.stop("memory", peak_rss=rss, memory_limit=memory)
 
     def stop(self, reason: str, **details: Any) -> Stopped:
         """Make sure the worker is gone (dumping its stack first if it is alive)."""
@@ -322,7 +324,7 @@ class Supervisor:
             worker.clear_output()
             try:
                 worker.send(("probe", request, os.getcwd(), [p for p in sys.path if p]))
-            except (BrokenPipeError, ChannelClosed):
+            except BrokenPipeError:  # it died since the poll above
                 self._worker = None
                 return worker.stop("crashed")
             reply = worker.wait(timeout, memory)
