@@ -4,36 +4,21 @@ integer ids, and the probe side of TFP105/TFP304 merged into the static finding.
 from __future__ import annotations
 
 import textwrap
-from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import FIXTURES, model_path, source_line
+from probe_helpers import codes, errors, probe
 
 from tfpcheck.findings import Finding, Severity
-from tfpcheck.losses import parse_loss_spec
 
 pytest.importorskip("tensorflow_probability")
 
-from tfpcheck.probe import ProbeRequest, ProbeResult, run_probe
+from tfpcheck.probe import ProbeResult
 
 LOSSES = FIXTURES / "losses.py"
 BUILD = FIXTURES / "build_fixtures.py"
-
-
-@cache
-def probe(path: str, loss: str | None = None, **options: object) -> ProbeResult:
-    spec = parse_loss_spec(loss) if loss else None
-    return run_probe(ProbeRequest(path=path, flavor=None, loss=spec, unsafe=True, **options))
-
-
-def codes(result: ProbeResult) -> list[str]:
-    return [f.code for f in result.findings]
-
-
-def errors(result: ProbeResult) -> list[Finding]:
-    return [f for f in result.findings if f.severity == Severity.ERROR]
 
 
 def only(findings: list[Finding] | tuple[Finding, ...], code: str) -> Finding:

@@ -8,11 +8,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from functools import cache
 from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, ROOT, model_path, source_line
+from probe_helpers import codes, errors, probe
 
 from tfpcheck.findings import Finding, Severity
 from tfpcheck.losses import parse_loss_spec
@@ -87,25 +87,11 @@ def user_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@cache
-def probe(path: str, loss: str | None = None, **options: object) -> ProbeResult:
-    spec = parse_loss_spec(loss) if loss else None
-    return run_probe(ProbeRequest(path=path, flavor=None, loss=spec, unsafe=True, **options))
-
-
-def codes(result: ProbeResult) -> list[str]:
-    return [f.code for f in result.findings]
-
-
 def only(result: ProbeResult, code: str) -> Finding:
     found = [f for f in result.findings if f.code == code]
     assert len(found) == 1, f"{code}: {[(f.code, f.message) for f in result.findings]}"
     assert found[0].tier == "probe" and found[0].confidence.value == "high"
     return found[0]
-
-
-def errors(result: ProbeResult) -> list[Finding]:
-    return [f for f in result.findings if f.severity == Severity.ERROR]
 
 
 # ---- TFP101 ------------------------------------------------------------------------------
