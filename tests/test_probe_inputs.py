@@ -3,6 +3,7 @@ integer ids, and the probe side of TFP105/TFP304 merged into the static finding.
 
 from __future__ import annotations
 
+import io
 import textwrap
 from pathlib import Path
 
@@ -151,11 +152,33 @@ def test_data_targets_with_a_trailing_axis_broadcast(tmp_path: Path) -> None:
     assert "TFP101" not in codes(fine) and errors(fine) == []
 
 
+def _saved(save, **arrays) -> bytes:
+    buffer = io.BytesIO()
+    save(buffer, **arrays)
+    return buffer.getvalue()
+
+
+SCALARS_NPZ = _saved(np.savez, x=np.float32(1.0), y=np.float32(2.0))
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        (b"not an npz at all", "is not a readable .npz"),
+        (
+            b"not an npz at all",
+            "is not a readable .npz of arrays 'x' and 'y' (neither a zip archive nor a numpy "
+            "array file)",
+        ),
         (None, "must hold arrays 'x' and 'y'"),
+        (
+            _saved(np.save, arr=np.zeros((4, 8), "float32")),
+            "holds a single array, not an .npz of arrays 'x' and 'y'",
+        ),
+        (
+            SCALARS_NPZ[: len(SCALARS_NPZ) // 2],
+            "is not a readable .npz of arrays 'x' and 'y' (BadZipFile: ",
+        ),
+        (SCALARS_NPZ, "'x' and 'y' must hold one row per example (found shapes () and ())"),
     ],
 )
 def test_bad_data_file_is_a_clear_usage_error(

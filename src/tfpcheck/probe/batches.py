@@ -9,6 +9,8 @@ and silently broadcasts for the other is the most common bug of all.
 from __future__ import annotations
 
 import math
+import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +23,7 @@ SPARSE_LOSSES = frozenset({"sparse_categorical_crossentropy"})
 ONE_HOT_LOSSES = frozenset({"categorical_crossentropy", "categorical_focal_crossentropy"})
 BINARY_LOSSES = frozenset({"binary_crossentropy", "binary_focal_crossentropy"})
 INTEGER_DISTRIBUTIONS = frozenset({"Categorical", "Bernoulli", "Poisson", "Binomial"})
+WRITE_DATA = "write it with numpy.savez(path, x=..., y=...)"
 
 
 class InputError(Exception):
@@ -106,7 +109,12 @@ def load_data(
     """x and y from an .npz; for one output of a multi-output model, y_<output> (or y)."""
     y_key = "y"
     try:
-        with np.load(path, allow_pickle=False) as data:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):  # a .npy: one array, no names
+            raise InputError(
+                f"{path} holds a single array, not an .npz of arrays 'x' and 'y'; {WRITE_DATA}"
+            )
+        with data:
             if output is not None and f"y_{output}" in data.files:
                 y_key = f"y_{output}"
             if "x" not in data.files or y_key not in data.files:
@@ -115,11 +123,21 @@ def load_data(
             x, y = data["x"], data[y_key]
     except InputError:
         raise
-    except (OSError, ValueError, EOFError) as exc:  # not an .npz, truncated, or pickled
+    # Not an .npz, truncated (as a zip or inside a member), or holding pickled objects.
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, ValueError) and "pickled" in str(exc):
+            # numpy's advice here (load it unsafely) is not ours to give: the file is
+            # neither a zip (.npz) nor a numpy array file.
+            reason = "neither a zip archive nor a numpy array file"
         raise InputError(
-            f"{path} is not a readable .npz of arrays 'x' and 'y' ({type(exc).__name__}: "
-            f"{exc}); write it with numpy.savez(path, x=..., y=...)"
+            f"{path} is not a readable .npz of arrays 'x' and 'y' ({reason}); {WRITE_DATA}"
         ) from None
+    if x.ndim == 0 or y.ndim == 0:
+        raise InputError(
+            f"{path}: 'x' and '{y_key}' must hold one row per example (found shapes "
+            f"{x.shape} and {y.shape})"
+        )
     available = min(len(x), len(y))
     notes = []
     if available < n:
