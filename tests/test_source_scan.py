@@ -213,3 +213,21 @@ def test_probe_confirms_the_factory_squash_as_one_finding_at_the_source_line(run
     assert finding["evidence"]["squashed_by"] == "tf.nn.softmax(...)"  # static
     assert finding["evidence"]["layer"] == "onehot"  # probe
     assert finding["evidence"]["logits_shape"] == "(32, 10)"  # probe
+
+
+# 600: deeper than the recursive visitor follows; 3000: deeper than the parser builds.
+@pytest.mark.parametrize("depth", [600, 3000])
+def test_deeply_nested_source_is_skipped_not_an_internal_error(
+    run_cli, tmp_path: Path, depth: int
+) -> None:
+    deep = tmp_path / "deep.py"
+    deep.write_text(
+        "import tensorflow_probability as tfp\n\n\n"
+        "def nll(y_true, y_pred):\n"
+        "    dist = tfp.distributions.Normal(loc=y_pred[:, 0], scale=1.0)\n"
+        f"    return -dist.log_prob(y_true) + {'y_pred + ' * depth}0.0\n"
+    )
+    result = run_cli(model_path(MODEL), "--loss", f"{deep}:nll", "--static", "--format", "json")
+    assert (result.exit_code, result.stderr) == (0, "")
+    (file_result,) = result.json()["files"]
+    assert file_result["error"] is None and file_result["findings"] == []

@@ -393,14 +393,19 @@ def scan_source(path: Path, name: str | None = None) -> SourceScan:
             return scan
         source = path.read_bytes()
         tree = ast.parse(source, filename=str(path))
-    except (OSError, SyntaxError, ValueError):
-        return scan  # the probe reports what importing it says
+    # RecursionError: nested deeper than the parser can build; the probe reports what
+    # importing the file says.
+    except (OSError, SyntaxError, ValueError, RecursionError):
+        return scan
     module = ast.Module(body=_selected(tree, name), type_ignores=[])
     lines = source.decode("utf-8", errors="replace").splitlines()
     visitor = _Visitor(str(path), lines)
     visitor._nodes = {id(n): n for n in ast.walk(module)}
-    visitor.visit(module)
-    visitor.finish(module)
+    try:
+        visitor.visit(module)
+        visitor.finish(module)
+    except RecursionError:  # parsed, but deeper than the recursive visitor can follow
+        return scan
     scan.calls = visitor.calls
     scan.distributions = visitor.distributions
     scan.logits_layers = visitor.logits_layers
