@@ -7,7 +7,6 @@ the whole command, beside a good model.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -286,5 +285,4 @@ def test_broken_inputs_in_json(run_cli, tmp_path: Path) -> None:
         "model.save() wrote",
     ]
     assert [f["code"] for f in files[4]["findings"]] == ["TFP202"]
-    assert json.dumps(result.json())  # and the document is one valid JSON value
     assert stat.S_ISLNK(os.lstat(loop).st_mode)  # nothing was "fixed" on disk
