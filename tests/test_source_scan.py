@@ -231,3 +231,22 @@ def test_deeply_nested_source_is_skipped_not_an_internal_error(
     assert (result.exit_code, result.stderr) == (0, "")
     (file_result,) = result.json()["files"]
     assert file_result["error"] is None and file_result["findings"] == []
+
+
+def test_a_name_the_file_does_not_define_selects_nothing_of_it(tmp_path: Path) -> None:
+    from tfpcheck.source_scan import scan_spec
+
+    losses = FIXTURES / "losses.py"
+    assert scan_spec(f"{losses}:normal_nll_rank_dropping").distributions  # it does read NAME
+    missing = scan_spec(f"{losses}:no_such_loss")
+    assert missing is not None
+    assert (missing.calls, missing.distributions, missing.logits_layers) == ([], [], [])
+    # A NAME an assignment at module level may bind (an alias, an instance) reads the module.
+    aliased = tmp_path / "aliased.py"
+    aliased.write_text(
+        "import tensorflow_probability as tfp\n\n"
+        "def _nll(y, p):\n"
+        "    return -tfp.distributions.Normal(loc=p[:, 0], scale=1.0).log_prob(y)\n\n"
+        "loss = _nll\n"
+    )
+    assert scan_spec(f"{aliased}:loss").distributions

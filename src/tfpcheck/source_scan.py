@@ -362,6 +362,22 @@ def file_of_spec(spec: str) -> Path | None:
     return path if path.is_file() else None
 
 
+def _may_bind(tree: ast.Module, name: str) -> bool:
+    """Whether a module-level statement may bind NAME (an assignment, an import, `*`)."""
+    for node in tree.body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            bound = {alias.asname or alias.name for alias in node.names}
+            if name in bound or "*" in bound:
+                return True
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(n, ast.Name) and n.id == name for t in targets for n in ast.walk(t)):
+                return True
+        elif isinstance(node, ast.If | ast.Try | ast.With | ast.For | ast.While):
+            return True  # bindings inside them: following those would be a guess
+    return False
+
+
 def _selected(tree: ast.Module, name: str | None) -> list[ast.stmt]:
     """NAME's definition and the module-level functions it calls, transitively; all of the
     module when NAME is not a def or class of it (an alias, an instance)."""
@@ -370,8 +386,10 @@ def _selected(tree: ast.Module, name: str | None) -> list[ast.stmt]:
         for node in tree.body
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
     }
-    if name is None or name not in defs:
+    if name is None or (name not in defs and _may_bind(tree, name)):
         return list(tree.body)
+    if name not in defs:  # the module does not define NAME: nothing of it is NAME's
+        return []
     chosen: list[str] = []
     pending = [name]
     while pending:

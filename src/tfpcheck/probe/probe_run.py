@@ -48,7 +48,7 @@ from tfpcheck.probe.outputs import (
 )
 from tfpcheck.probe.roundtrip import check_roundtrip
 from tfpcheck.probe.runner import current_layer_getter
-from tfpcheck.probe.user_code import UserCodeError
+from tfpcheck.probe.user_code import UserCodeError, UserReferenceError
 from tfpcheck.rules import REGISTRY
 from tfpcheck.rules.tfp402_kl_dominates_loss import check_outputs as kl_of_outputs
 
@@ -81,7 +81,10 @@ class ProbeRun:
         )
 
     def run(self) -> ProbeResult:
-        loaded = self.load()
+        try:
+            loaded = self.load()
+        except UserReferenceError as exc:
+            return self.result(("usage", str(exc)))
         if isinstance(loaded, LoadFailure):
             self.findings += loaded.findings
             self.notes += loaded.notes
@@ -128,7 +131,7 @@ class ProbeRun:
     def run_loaded(self, loaded: Loaded) -> ProbeResult:
         try:
             plan = build_loss(self.request.loss, loaded)
-        except LossUsageError as exc:
+        except (LossUsageError, UserReferenceError) as exc:
             return self.result(("usage", str(exc)))
         except UserCodeError as exc:
             self.findings.append(load_failure(exc.summary, exc.what))

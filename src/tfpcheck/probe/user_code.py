@@ -28,6 +28,11 @@ class UserCodeError(Exception):
         return f"{self.what}: {self.summary.describe()}"
 
 
+class UserReferenceError(Exception):
+    """FILE.py:NAME, module:NAME or --custom-objects names nothing that exists: a mistake in
+    the reference (exit 2), not an error of the user's code (a finding)."""
+
+
 def split_reference(reference: str) -> tuple[str, str]:
     """'dir/models.py:build' -> ('dir/models.py', 'build'); the last ':' separates NAME."""
     target, _, name = reference.rpartition(":")
@@ -70,16 +75,28 @@ def _module_from_file(path: str) -> ModuleType:
 
 
 def import_module(target: str) -> ModuleType:
-    """Import FILE.py or a dotted module name; UserCodeError when its code raises."""
+    """Import FILE.py or a dotted module name; UserCodeError when its code raises,
+    UserReferenceError when there is no such file or module."""
+    is_file = target.endswith(".py") or os.sep in target or "/" in target
+    if is_file and os.path.isdir(target):
+        raise UserReferenceError(f"{target} is a directory, not a Python file")
+    if is_file and not os.path.isfile(target):
+        raise UserReferenceError(f"no such file: {target}")
     with _no_bytecode():
         try:
-            if target.endswith(".py") or os.sep in target or "/" in target:
-                if not os.path.isfile(target):
-                    raise FileNotFoundError(f"no such file: {target}")
+            if is_file:
                 return _module_from_file(target)
             if os.getcwd() not in sys.path:
                 sys.path.insert(0, os.getcwd())
             return importlib.import_module(target)
+        except ModuleNotFoundError as exc:
+            # The module named by the reference is missing (not one that it imports).
+            if exc.name and (target == exc.name or target.startswith(exc.name + ".")):
+                raise UserReferenceError(
+                    f"no module named '{target}': check the name, or run tfpcheck where "
+                    "Python can import it"
+                ) from exc
+            raise UserCodeError(f"importing {target}", summarize_error(exc), exc) from exc
         except Exception as exc:
             raise UserCodeError(f"importing {target}", summarize_error(exc), exc) from exc
 
@@ -91,8 +108,7 @@ def resolve(reference: str) -> Any:
     obj: Any = module
     for part in name.split("."):
         if not hasattr(obj, part):
-            exc = AttributeError(f"{target} has no attribute '{name}'")
-            raise UserCodeError(f"importing {reference}", summarize_error(exc), exc)
+            raise UserReferenceError(f"{target} defines no '{name}' ({reference})")
         obj = getattr(obj, part)
     return obj
 
