@@ -13,6 +13,7 @@ import subprocess
 
 import cloudpickle
 import pytest
+from pickled_names import RECORDS_FILES, pickled_file, recorded_file
 
 from tfpcheck.model_file.bytecode.errors import BytecodeError
 from tfpcheck.model_file.bytecode.functions import (
@@ -47,7 +48,8 @@ def test_lambda_with_a_module_global():
     assert info.name == "<lambda>"
     assert info.qualname == "test_lambda_with_a_module_global.<locals>.<lambda>"
     assert info.module == __name__
-    assert info.filename == __file__
+    assert info.filename == recorded_file(f) == pickled_file(__file__)
+    assert info.source_file == (__file__ if RECORDS_FILES else None)
     assert info.firstlineno == line_of(f)
     assert info.argnames == ("t",)
     assert info.names == ("tfd_like", "Normal", "softplus")

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Literal
 
+from tfpcheck.recorded_files import is_placeholder, why_unknown
+
 Tier = Literal["static", "probe"]
+
+# Evidence of a function whose recorded file is a placeholder such as `<dynamic-code>`
+FUNCTION_LINE = "function_line"
+SOURCE_FILE = "source_file"
 
 
 class Severity(StrEnum):
@@ -67,6 +73,30 @@ class Finding:
     evidence: Mapping[str, Any] = field(default_factory=dict)
     tier: Tier = "static"
     confidence: Confidence = Confidence.MEDIUM
+
+    def __post_init__(self) -> None:
+        # A recorded `<dynamic-code>` or `<string>` is no place a reporter can point at, and
+        # every way a finding is built passes here: it points at the layer and the model
+        # file instead, and the function's line and why its file is unknown become evidence.
+        recorded = self.where.file
+        if recorded is None or not is_placeholder(recorded):
+            return
+        evidence = dict(self.evidence)
+        if self.where.line is not None:
+            evidence.setdefault(FUNCTION_LINE, self.where.line)
+        evidence.setdefault(SOURCE_FILE, f"unknown: {why_unknown(recorded)}")
+        object.__setattr__(self, "where", replace(self.where, file=None, line=None))
+        object.__setattr__(self, "evidence", evidence)
+
+    def unplaced_source(self) -> str | None:
+        """`line 13, source file unknown: …` for a function whose file was not recorded."""
+        note = self.evidence.get(SOURCE_FILE)
+        if self.where.file is not None or not isinstance(note, str):
+            return None
+        line = self.evidence.get(FUNCTION_LINE)
+        return (
+            f"line {line}, source file {note}" if isinstance(line, int) else f"source file {note}"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -27,6 +27,7 @@ from tfpcheck.model_file.limits import (
     MAX_WALK_DEPTH,
 )
 from tfpcheck.model_file.types import CodeSource, FunctionInfo
+from tfpcheck.recorded_files import source_file
 
 LAMBDA = "__lambda__"
 # tf_keras Lambda keys that hold [code, defaults, closure] when "<key>_type" is "lambda"
@@ -60,10 +61,12 @@ def lambda_function(node: Any, where: str) -> tuple[FunctionInfo | None, list[st
 
 def dedup_key(info: FunctionInfo) -> tuple[Any, ...] | None:
     # The user's make_distribution_fn is stored twice by tfp: marshalled in the closure of the
-    # wrapper and cloudpickled; these four fields identify the code object.
+    # wrapper and cloudpickled. The file name is left out: cloudpickle 3.1.3 and later record
+    # `<dynamic-code>` where marshal keeps the path, and within one layer's config the line,
+    # the name and what the code refers to identify the code object.
     if info.filename is None:
         return None
-    return (info.filename, info.firstlineno, info.name, info.names)
+    return (info.firstlineno, info.name, info.argnames, info.names)
 
 
 class _Collector:
@@ -266,6 +269,10 @@ def _merge(kept: FunctionInfo, other: FunctionInfo) -> FunctionInfo:
         elif f.name == "version_mismatch":
             if theirs and not mine:
                 changes[f.name] = True
+        elif f.name == "filename":
+            # the reading that names a real file wins over a recorded `<dynamic-code>`
+            if source_file(mine) is None and source_file(theirs) is not None:
+                changes[f.name] = theirs
         elif _is_empty(mine) and not _is_empty(theirs):
             changes[f.name] = theirs
     return dataclasses.replace(kept, **changes) if changes else kept

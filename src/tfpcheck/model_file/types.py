@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from tfpcheck.recorded_files import source_file, why_unknown
+
 Flavor = Literal["keras3", "tf_keras"]
 # keras_dir: what Keras 3 writes with model.save(path, zipped=False) and loads back
 FileFormat = Literal["keras_zip", "keras_dir", "h5", "savedmodel"]
@@ -96,9 +98,27 @@ class FunctionInfo:
     notes: tuple[str, ...] = ()  # why calls are missing or incomplete, in plain words
 
     @property
+    def source_file(self) -> str | None:
+        """The file the code was written in; None when only a placeholder was recorded."""
+        return source_file(self.filename)
+
+    @property
+    def is_tfp_code(self) -> bool:
+        """Written inside tensorflow_probability (a tfp.layers lambda), not by the user.
+
+        The module is asked too: a pickle from cloudpickle 3.1.3 or later records no file.
+        """
+        filename = (self.filename or "").replace("\\", "/")
+        module = self.module or ""
+        return "tensorflow_probability/" in filename or module.startswith("tensorflow_probability")
+
+    @property
     def location(self) -> str | None:
         if self.filename is None:
             return None
+        if self.source_file is None:
+            line = f"line {self.firstlineno}, " if self.firstlineno else ""
+            return f"{self.name} ({line}source file unknown: {why_unknown(self.filename)})"
         return f"{self.filename}:{self.firstlineno}" if self.firstlineno else self.filename
 
     def closure(self) -> dict[str, Any]:

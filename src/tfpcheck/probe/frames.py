@@ -12,6 +12,8 @@ import traceback
 from dataclasses import dataclass
 from types import FrameType, TracebackType
 
+from tfpcheck.recorded_files import is_placeholder, why_unknown
+
 # Packages whose frames are never the user's code (their directories, found when first needed).
 LIBRARY_PACKAGES = (
     "tensorflow",
@@ -35,11 +37,17 @@ _PROBE_DIR = os.path.dirname(os.path.abspath(__file__))
 _STDLIB = os.path.abspath(sysconfig.get_paths()["stdlib"]).rstrip(os.sep) + os.sep
 
 
-@functools.cache
 def _library_dirs() -> tuple[str, ...]:
+    # Keyed by the packages imported so far: an answer from before TensorFlow was imported
+    # must not stand once it is.
+    return _dirs_of(tuple(sys.modules.get(name) is not None for name in LIBRARY_PACKAGES))
+
+
+@functools.cache
+def _dirs_of(loaded: tuple[bool, ...]) -> tuple[str, ...]:
     dirs: list[str] = []
-    for name in LIBRARY_PACKAGES:
-        module = sys.modules.get(name)
+    for name, is_loaded in zip(LIBRARY_PACKAGES, loaded, strict=True):
+        module = sys.modules.get(name) if is_loaded else None
         path = getattr(module, "__file__", None) if module else None
         if path:
             dirs.append(os.path.dirname(os.path.abspath(path)))
@@ -54,12 +62,23 @@ class Site:
     code: str  # the source line, stripped ("" when unavailable)
 
     def describe(self) -> str:
+        if is_placeholder(self.file):
+            return (
+                f"{self.function}, line {self.line} (source file unknown: {why_unknown(self.file)})"
+            )
         return f"{self.file}:{self.line}"
 
 
-def is_library(path: str) -> bool:
-    if path.startswith("<"):  # <frozen ...>, <string>: not a file the user can open
-        return True
+# Placeholders that still stand for the user's code: a function rebuilt by cloudpickle 3.1.3
+# or later (a saved lambda) and an old IPython cell. Whose code it is, the module says.
+USER_PLACEHOLDERS = ("<dynamic-code>", "<ipython-input-")
+
+
+def is_library(path: str, module: str | None = None) -> bool:
+    """Whether a frame's code is a library's; `module` is the frame's `__name__`, if known."""
+    if is_placeholder(path):  # <frozen ...>, <string>: not a file the user can open
+        top = (module or "").partition(".")[0]
+        return not path.startswith(USER_PLACEHOLDERS) or top in LIBRARY_PACKAGES
     if "__autograph_generated_file" in path:  # autograph's rewrite of some function
         return True
     path = os.path.abspath(path)
@@ -86,7 +105,7 @@ def user_frame_of_stack(skip: int = 1) -> Site | None:
         filename = frame.f_code.co_filename
         if is_orchestration(filename):
             return None
-        if not is_library(filename):
+        if not is_library(filename, _module_of(frame)):
             return _site(filename, frame.f_lineno, frame.f_code.co_name)
         frame = frame.f_back
     return None
@@ -95,10 +114,16 @@ def user_frame_of_stack(skip: int = 1) -> Site | None:
 def user_frame_of_traceback(tb: TracebackType | None) -> Site | None:
     """The innermost user frame in an exception's traceback."""
     found: Site | None = None
-    for summary in traceback.extract_tb(tb):
-        if not is_library(summary.filename) and not is_orchestration(summary.filename):
-            found = _site(summary.filename, summary.lineno or 0, summary.name)
+    for frame, lineno in traceback.walk_tb(tb):
+        filename = frame.f_code.co_filename
+        if not is_library(filename, _module_of(frame)) and not is_orchestration(filename):
+            found = _site(filename, lineno or 0, frame.f_code.co_name)
     return found
+
+
+def _module_of(frame: FrameType) -> str | None:
+    name = frame.f_globals.get("__name__")
+    return name if isinstance(name, str) else None
 
 
 # TensorFlow's decorations of an op error, wherever they stand (Keras puts its own

@@ -145,7 +145,7 @@ def _describe_function(fn: Any, fallback: str) -> str:
     name = getattr(fn, "__name__", None) or type(fn).__name__
     if site is None:
         return fallback
-    return f"{name} ({site.file}:{site.line})"
+    return f"{name} ({site.describe()})"
 
 
 def _from_object(obj: Any, keras: Any, from_logits: bool, label: str) -> tuple[LossInfo, Any]:

@@ -47,6 +47,9 @@ def _finding_command(path: str, finding: Finding) -> str:
         context.append(f"layer '{where.layer}'{index}")
     if where.function is not None:
         context.append(f"function {where.function}")
+    unplaced = finding.unplaced_source()
+    if unplaced is not None:
+        context.append(unplaced)
     props["title"] = f"tfpcheck {finding.code}"
     lines = [finding.message]
     if context:

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from tfpcheck.findings import FileResult, Finding, Where
+from tfpcheck.findings import FUNCTION_LINE, SOURCE_FILE, FileResult, Finding
 from tfpcheck.report import Summary
 from tfpcheck.report.locations import display_path
 
@@ -48,6 +48,8 @@ def make_console(*, stderr: bool = False) -> Console:
 
 def _evidence_lines(finding: Finding, verbose: bool) -> list[str]:
     items = list(finding.evidence.items())
+    if finding.unplaced_source() is not None:  # already on the "at" line
+        items = [(k, v) for k, v in items if k not in (FUNCTION_LINE, SOURCE_FILE)]
     if not verbose:
         items = [(k, v) for k, v in items if v is not None][:KEY_EVIDENCE]
     return [
@@ -56,10 +58,12 @@ def _evidence_lines(finding: Finding, verbose: bool) -> list[str]:
     ]
 
 
-def _describe(where: Where) -> str:
+def _describe(finding: Finding) -> str:
     """Where a finding points, with a source file inside the working directory made relative."""
+    where = finding.where
     if where.file is None:
-        return where.describe()
+        unplaced = finding.unplaced_source()
+        return where.describe() + (f" ({unplaced})" if unplaced else "")
     return replace(where, file=display_path(where.file)).describe()
 
 
@@ -72,7 +76,7 @@ def _finding_block(console: Console, finding: Finding, verbose: bool) -> None:
     head.append(f" [{finding.name}] ", style="dim")
     head.append(finding.message)
     console.print(head)
-    console.print(f"    [dim]at[/dim] {escape(_describe(finding.where))}")
+    console.print(f"    [dim]at[/dim] {escape(_describe(finding))}")
     for line in _evidence_lines(finding, verbose):
         console.print(f"    [dim]{escape(line)}[/dim]")
     _fix_block(console, finding.fix)

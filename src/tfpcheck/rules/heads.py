@@ -142,11 +142,7 @@ def params_size(layer: Layer) -> int | None:
 
 def user_functions(layer: Layer) -> list[FunctionInfo]:
     """Functions the user wrote (not tfp's own wrappers around them)."""
-    return [
-        fn
-        for fn in layer.functions
-        if not (fn.filename and "tensorflow_probability" in fn.filename.replace("\\", "/"))
-    ]
+    return [fn for fn in layer.functions if not fn.is_tfp_code]
 
 
 DISTRIBUTION_PREFIXES = ("tfd.", "tfp.distributions.", "distributions.", "tfp.d.")
