@@ -77,6 +77,8 @@ def test_unknown_key_names_the_key_and_the_file(run_cli, tmp_path: Path, monkeyp
         ("timeout = 0", "timeout = 0: must be a number of seconds > 0"),
         ('cache = "no"', 'cache = "no": must be true or false'),
         ('static = "yes"', 'static = "yes": must be true or false'),
+        ('device = "tpu"', 'device = "tpu": must be one of "cpu", "gpu"'),
+        ('require-probe = "yes"', 'require-probe = "yes": must be true or false'),
         ('loss = "crossentropy"', "loss = \"crossentropy\": unknown loss 'crossentropy'"),
         ("models = 3", "'models' must be an array of tables"),
     ],

@@ -37,7 +37,7 @@ from tfpcheck.selection import Selector
 if TYPE_CHECKING:
     from tfpcheck.engine import CheckOptions
 
-ENTRY_FORMAT = 1
+ENTRY_FORMAT = 2  # 2: a result says whether the model was probed
 CACHE_ENV = "TFPCHECK_CACHE_DIR"
 # Distributions whose versions change what the static reader or the probe finds.
 LIBRARIES = (
@@ -276,11 +276,14 @@ def decode_result(data: dict[str, Any], path: str) -> FileResult:
         findings,
         error=None if error is None else FileError(error["code"], error["message"]),
         notes=tuple(str(note) for note in data["notes"]),
+        not_probed=data["reason"] if isinstance(data.get("reason"), str) else None,
     )
 
 
 def is_deterministic(result: FileResult) -> bool:
     texts = [*result.notes]
+    if result.not_probed is not None:
+        texts.append(result.not_probed)
     if result.error is not None:
         texts.append(result.error.message)
     if any(marker in text for text in texts for marker in TRANSIENT_MARKERS):

@@ -39,6 +39,13 @@ class FailOn(StrEnum):
     info = "info"
 
 
+class Device(StrEnum):
+    """Where the probe runs. The CPU by default: a hook must not take a GPU from training."""
+
+    cpu = "cpu"
+    gpu = "gpu"
+
+
 class UsageError(Exception):
     """A mistake on the command line: one line on stderr, exit status 2."""
 
@@ -65,8 +72,10 @@ def _split_codes(values: list[str] | None) -> list[str]:
     return [code for value in values or [] for code in value.split(",") if code.strip()]
 
 
-def exit_status(results: list[FileResult], fail_on: Severity) -> int:
+def exit_status(results: list[FileResult], fail_on: Severity, require_probe: bool = False) -> int:
     if any(r.error is not None for r in results):
+        return EXIT_USAGE
+    if require_probe and any(not r.probed for r in results):
         return EXIT_USAGE
     if any(f.severity.rank >= fail_on.rank for r in results for f in r.findings):
         return EXIT_FINDINGS
@@ -138,6 +147,16 @@ def check(
         list[str] | None,
         typer.Option(help="Skip these code prefixes (repeat or comma).", metavar="CODES"),
     ] = None,
+    device: Annotated[
+        Device,
+        typer.Option(
+            help="Run the probe on the CPU (default: leaves GPUs to training) or the GPU."
+        ),
+    ] = Device.cpu,
+    require_probe: Annotated[
+        bool,
+        typer.Option("--require-probe", help="Exit 2 when a model could not be probed (CI gates)."),
+    ] = False,
     output_format: Annotated[
         OutputFormat, typer.Option("--format", help="Output format.")
     ] = OutputFormat.text,
@@ -193,7 +212,15 @@ def check(
         results = check_paths(plan.paths, options, per_path=per_path, on_result=on_result)
     fmt = OutputFormat(values["output_format"])
     _report(results, time.perf_counter() - started, fmt, values["quiet"], values["verbose"])
-    return exit_status(results, Severity(FailOn(values["fail_on"]).value))
+    unprobed = [r for r in results if r.error is None and not r.probed]
+    if values["require_probe"] and unprobed:
+        first = unprobed[0]
+        more = f" and {len(unprobed) - 1} more" if len(unprobed) > 1 else ""
+        typer.echo(
+            f"tfpcheck: error: --require-probe: {first.path}{more} not probed ({first.not_probed})",
+            err=True,
+        )
+    return exit_status(results, Severity(FailOn(values["fail_on"]).value), values["require_probe"])
 
 
 def _no_paths_message(found: Any) -> str:
@@ -249,6 +276,7 @@ def _check_options(values: dict[str, Any], given: set[str]) -> CheckOptions:
         ),
         debug=values["debug"],
         use_cache=not values["no_cache"],
+        device=Device(values["device"]).value,
     )
 
 

@@ -22,7 +22,16 @@ from typing import Any
 PYPROJECT = "pyproject.toml"
 
 # Keys that apply to every model; each is a parameter of the check command.
-GLOBAL_ONLY = ("format", "fail-on", "quiet", "verbose", "timeout", "cache")
+GLOBAL_ONLY = (
+    "format",
+    "fail-on",
+    "quiet",
+    "verbose",
+    "timeout",
+    "cache",
+    "device",
+    "require-probe",
+)
 # Keys a `[[tool.tfpcheck.models]]` table may hold besides `path`.
 MODEL_KEYS = (
     "loss",
@@ -147,6 +156,12 @@ def _formats() -> list[str]:
     return [f.value for f in OutputFormat]
 
 
+def _devices() -> list[str]:
+    from tfpcheck.cli import Device
+
+    return [d.value for d in Device]
+
+
 def _severities() -> list[str]:
     from tfpcheck.cli import FailOn
 
@@ -204,6 +219,8 @@ _VALUES: dict[str, Callable[[Any, Path], Any]] = {
     "verbose": _boolean,
     "timeout": _seconds,
     "cache": _boolean,
+    "device": _choice(_devices),
+    "require-probe": _boolean,
 }
 
 

@@ -32,6 +32,7 @@ class CheckOptions:
     debug: bool = False
     timeout: float = 300.0  # seconds per model's probe (--timeout)
     use_cache: bool = True
+    device: str = "cpu"  # "cpu" | "gpu" (--device): where the probe worker runs
 
 
 def run_static_rules(ctx: StaticContext) -> list[Finding]:
@@ -63,13 +64,19 @@ NEVER_LOAD = {"TFP007": "it carries code that calls the shell, files or the netw
 CANNOT_LOAD = {"TFP003": "its bytecode comes from another Python version"}
 
 
+# Why a model was not probed, as the reports say it after "not probed: "
+STATIC_ONLY = "--static: only the static tier ran"
+STATIC_FACTORY = "--static: only the factory's source text was read"
+SERIALIZED_CODE = "the file holds serialized Python code (TFP002); --unsafe loads it if trusted"
+
+
 def _probe_blocker(findings: list[Finding], ctx: StaticContext) -> str | None:
     codes = {f.code for f in findings}
     for code, why in (NEVER_LOAD | CANNOT_LOAD).items():
         if code in codes:
-            return f"probe skipped: {why} ({code})"
+            return f"{why} ({code})"
     if ctx.model.has_serialized_code and not ctx.unsafe:
-        return "probe skipped: the file holds serialized Python code (TFP002)"
+        return SERIALIZED_CODE
     return None
 
 
@@ -80,11 +87,22 @@ def _merge(static: list[Finding], probe: tuple[Finding, ...]) -> list[Finding]:
     return kept + list(probe)
 
 
+@dataclass(frozen=True)
+class _Probed:
+    findings: list[Finding]
+    notes: list[str]
+    error: FileError | None = None
+    not_probed: str | None = None
+
+
 def _run_probe(
     path: str, flavor: str | None, static: list[Finding], options: CheckOptions
-) -> tuple[list[Finding], list[str], FileError | None]:
-    from tfpcheck.probe import ProbeRequest
+) -> _Probed:
+    from tfpcheck.probe import NO_TENSORFLOW, ProbeRequest, tf_available
     from tfpcheck.probe.supervisor import probe_isolated
+
+    if not tf_available():
+        return _Probed(static, [], not_probed=NO_TENSORFLOW)
 
     request = ProbeRequest(
         path=path,
@@ -101,14 +119,17 @@ def _run_probe(
     )
     try:
         # In a worker process: a model that crashes, hangs or eats memory is TFP008.
-        result = probe_isolated(request, options.timeout, debug=options.debug)
+        result = probe_isolated(
+            request, options.timeout, debug=options.debug, device=options.device
+        )
     except Exception as exc:  # a probe bug must not stop the other files
         if options.debug:
             raise
-        note = f"probe failed inside tfpcheck ({type(exc).__name__}: {exc}); rerun with --debug"
-        return static, [note], None
+        why = f"probe failed inside tfpcheck ({type(exc).__name__}: {exc}); rerun with --debug"
+        return _Probed(static, [], not_probed=why)
     error = FileError(*result.error) if result.error is not None else None
-    return _merge(static, result.findings), list(result.notes), error
+    findings = _merge(static, result.findings)
+    return _Probed(findings, list(result.notes), error, result.not_probed)
 
 
 def _finish(
@@ -117,10 +138,19 @@ def _finish(
     options: CheckOptions,
     notes: list[str],
     error: FileError | None = None,
+    not_probed: str | None = None,
 ) -> FileResult:
     kept = [f for f in findings if options.selector.is_selected(f.code)]
     kept.sort(key=_sort_key)
-    return FileResult(path, tuple(kept), error=error, notes=tuple(notes))
+    return FileResult(path, tuple(kept), error=error, notes=tuple(notes), not_probed=not_probed)
+
+
+def _finish_probed(
+    path: str, probed: _Probed, options: CheckOptions, notes: list[str]
+) -> FileResult:
+    return _finish(
+        path, probed.findings, options, notes + probed.notes, probed.error, probed.not_probed
+    )
 
 
 def source_findings(specs: list[str]) -> list[Finding]:
@@ -169,9 +199,8 @@ def check_path(path: str, options: CheckOptions) -> FileResult:
     if is_factory_spec(path):
         static = source_findings([path, *_loss_source(options)])
         if options.static_only:
-            return _finish(path, static, options, [])
-        findings, notes, error = _run_probe(path, None, static, options)
-        return _finish(path, findings, options, notes, error)
+            return _finish(path, static, options, [], not_probed=STATIC_FACTORY)
+        return _finish_probed(path, _run_probe(path, None, static, options), options, [])
     from tfpcheck.model_file.load import read_model_file
     from tfpcheck.model_file.types import ModelReadError
     from tfpcheck.rules.context import StaticContext
@@ -198,22 +227,18 @@ def check_path(path: str, options: CheckOptions) -> FileResult:
     findings = run_static_rules(ctx) + source_findings(_loss_source(options))
     notes: list[str] = []
     if options.static_only:
-        return _finish(path, findings, options, notes)
+        return _finish(path, findings, options, notes, not_probed=STATIC_ONLY)
     blocker = _probe_blocker(findings, ctx)
     if blocker is not None:
-        if "TFP002" not in blocker:  # TFP002 itself says it
-            notes.append(blocker)
-        return _finish(path, findings, options, notes)
-    from tfpcheck.probe import INSTALL_HINT, tf_available
+        return _finish(path, findings, options, notes, not_probed=blocker)
+    from tfpcheck.probe import NO_TENSORFLOW, tf_available
 
-    if not tf_available():
-        notes.append(f"probe skipped: TensorFlow is not installed ({INSTALL_HINT})")
-        return _finish(path, findings, options, notes)
+    if not tf_available():  # before the default loss's note, which says it probes
+        return _finish(path, findings, options, notes, not_probed=NO_TENSORFLOW)
     options, default_note = _default_loss(ctx, options)
     if default_note:
         notes.append(default_note)
-    findings, probe_notes, error = _run_probe(path, model.flavor, findings, options)
-    return _finish(path, findings, options, notes + probe_notes, error)
+    return _finish_probed(path, _run_probe(path, model.flavor, findings, options), options, notes)
 
 
 def check_paths(

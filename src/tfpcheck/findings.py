@@ -129,6 +129,13 @@ class FileResult:
     findings: tuple[Finding, ...] = ()
     error: FileError | None = None
     notes: tuple[str, ...] = ()
+    # Why the model was not probed (--static, no TensorFlow, TFP002, ...); None if it was.
+    # Its findings are only what reading the file or its source could show.
+    not_probed: str | None = None
+
+    @property
+    def probed(self) -> bool:
+        return self.error is None and self.not_probed is None
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON report's entry for one file (also what the result cache stores)."""
@@ -137,4 +144,6 @@ class FileResult:
             "findings": [f.as_dict() for f in self.findings],
             "error": None if self.error is None else self.error.as_dict(),
             "notes": list(self.notes),
+            "probed": self.probed,
+            "reason": self.not_probed,
         }

@@ -17,6 +17,7 @@ from tfpcheck.losses import LossSpec
 # What the probe needs; tf_keras is only needed for tf_keras models (checked when loading).
 REQUIRED_MODULES = ("tensorflow", "tensorflow_probability")
 INSTALL_HINT = "pip install 'tfpcheck[tf]'"
+NO_TENSORFLOW = f"TensorFlow and TensorFlow Probability are not installed ({INSTALL_HINT})"
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class ProbeResult:
     findings: tuple[Finding, ...]
     notes: tuple[str, ...] = ()
     error: tuple[str, str] | None = None  # (code, one-line message): a usage error
+    # Why no probe pass ran (the model could not be loaded, ...); None when it was probed
+    not_probed: str | None = None
 
 
 def tf_available() -> bool:
@@ -49,9 +52,7 @@ def tf_available() -> bool:
 def run_probe(request: ProbeRequest) -> ProbeResult:
     """Probe one model. A problem of the user's model is a finding, never an exception."""
     if not tf_available():
-        return ProbeResult(
-            (), notes=(f"probe skipped: TensorFlow Probability is not installed ({INSTALL_HINT})",)
-        )
+        return ProbeResult((), not_probed=NO_TENSORFLOW)
     from tfpcheck.probe.runner import probe_model
 
     return probe_model(request)

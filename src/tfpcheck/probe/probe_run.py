@@ -48,6 +48,7 @@ from tfpcheck.probe.outputs import (
 )
 from tfpcheck.probe.roundtrip import check_roundtrip
 from tfpcheck.probe.runner import current_layer_getter
+from tfpcheck.probe.seeding import seed_everything
 from tfpcheck.probe.user_code import UserCodeError, UserReferenceError
 from tfpcheck.rules import REGISTRY
 from tfpcheck.rules.tfp402_kl_dominates_loss import check_outputs as kl_of_outputs
@@ -67,9 +68,11 @@ class ProbeRun:
         self.findings: list[Finding] = []
         self.observations: list[Observation] = []  # each probed model's (or output's)
 
-    def result(self, error: tuple[str, str] | None = None) -> ProbeResult:
+    def result(
+        self, error: tuple[str, str] | None = None, not_probed: str | None = None
+    ) -> ProbeResult:
         findings = finalize(self.findings, self.request.static_findings)
-        return ProbeResult(tuple(findings), tuple(self.notes), error)
+        return ProbeResult(tuple(findings), tuple(self.notes), error, not_probed)
 
     def load(self) -> Loaded | LoadFailure:
         request = self.request
@@ -87,8 +90,7 @@ class ProbeRun:
             return self.result(("usage", str(exc)))
         if isinstance(loaded, LoadFailure):
             self.findings += loaded.findings
-            self.notes += loaded.notes
-            return self.result()
+            return self.result(not_probed=_why_not_loaded(loaded))
         self.notes += loaded.notes
         if loaded.is_factory:
             self.findings += check_roundtrip(loaded)
@@ -158,6 +160,9 @@ class ProbeRun:
     def probe(self, loaded: Loaded, plan: Any) -> ProbeResult:
         request = self.request
         model = loaded.model
+        # The passes start from one state whatever ran before (another model, another
+        # output, the factory's own draws): same model, same synthesized data, same verdict.
+        seed_everything()
         x, data_y, n = self._inputs(model)
         recorder = Recorder(current_layer_getter(loaded.flavor))
         session = Session(loaded, plan, recorder, owners(model))
@@ -300,6 +305,15 @@ class ProbeRun:
         obs.singles = SinglesEval(
             target, max_diff, worst, losses, batch_eval.data_loss, int(per_example)
         )
+
+
+def _why_not_loaded(failure: LoadFailure) -> str:
+    """The reason a model that could not be loaded was not probed, in one line."""
+    codes = ", ".join(dict.fromkeys(f.code for f in failure.findings))
+    skipped = [note.removeprefix("probe skipped: ") for note in failure.notes]
+    if codes:
+        return "; ".join([f"the model could not be loaded ({codes})", *skipped])
+    return "; ".join(skipped) or "the model could not be loaded"
 
 
 def _event_targets(

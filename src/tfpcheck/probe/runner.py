@@ -6,17 +6,15 @@ from typing import Any
 
 from tfpcheck.probe import ProbeRequest, ProbeResult
 from tfpcheck.probe.quiet import import_tensorflow
-
-SEED = 1234
+from tfpcheck.probe.seeding import seed_everything
 
 
 def probe_model(request: ProbeRequest) -> ProbeResult:
     import_tensorflow()
-    import tensorflow as tf
 
     if not request.unsafe and any(f.code in {"TFP002", "TFP007"} for f in request.static_findings):
-        return ProbeResult((), notes=("probe skipped: the file holds serialized code",))
-    tf.random.set_seed(SEED)
+        return ProbeResult((), not_probed="the file holds serialized code (TFP002)")
+    seed_everything()  # before the factory builds its weights or the file is loaded
     from tfpcheck.probe.probe_run import ProbeRun
 
     return ProbeRun(request).run()

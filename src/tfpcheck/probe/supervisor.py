@@ -27,7 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO, Any
 
 import tfpcheck
@@ -46,6 +46,7 @@ DUMP_WAIT_SECONDS = 1.0  # for the worker's stack dump before it is killed
 OUTPUT_LINES = 20
 OUTPUT_LINE_CHARS = 300
 MiB = 1024 * 1024
+DID_NOT_FINISH = "the probe did not finish (TFP008)"
 
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(tfpcheck.__file__)))
 _OWN_DIR = os.path.dirname(os.path.abspath(tfpcheck.__file__)) + os.sep
@@ -163,10 +164,27 @@ def _tail(log: IO[bytes]) -> tuple[str, ...]:
 # ---- the worker process ----
 
 
+def worker_environment(device: str) -> dict[str, str]:
+    """The worker's environment: ours, with tfpcheck importable and the device chosen."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ next to the user's files
+    env["PYTHONUNBUFFERED"] = "1"  # the user's last prints survive a crash
+    if device == "gpu":
+        # TensorFlow reserves nearly all of a GPU's memory by default; grow as needed instead
+        env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
+    else:
+        # Hidden before TensorFlow starts: it never initializes CUDA, so a hook run beside a
+        # training job takes none of its GPU memory.
+        env["CUDA_VISIBLE_DEVICES"] = "-1"
+    return env
+
+
 class Worker:
     """One `python -m tfpcheck.probe.worker` process and its pipes."""
 
-    def __init__(self) -> None:
+    def __init__(self, device: str = "cpu") -> None:
+        self.device = device
         # The worker's stdout and stderr (TensorFlow's logging, the user's prints) go to an
         # unlinked file of ours: never to our stdout, which may be JSON or SARIF.
         fd, name = tempfile.mkstemp(prefix="tfpcheck-probe-", suffix=".log")
@@ -174,12 +192,7 @@ class Worker:
         self.log: IO[bytes] = open(name, "a+b")  # noqa: SIM115 - lives as long as the worker
         os.unlink(name)
         results_read, results_write = os.pipe()
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p
-        )
-        env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ next to the user's files
-        env["PYTHONUNBUFFERED"] = "1"  # the user's last prints survive a crash
+        env = worker_environment(device)
         try:
             self.process = subprocess.Popen(
                 [
@@ -292,11 +305,11 @@ class Supervisor:
     def worker_pid(self) -> int | None:
         return self._worker.pid if self._worker is not None else None
 
-    def _start(self, memory: int | None) -> Worker:
+    def _start(self, memory: int | None, device: str) -> Worker:
         if not self._registered:
             atexit.register(self.shutdown)
             self._registered = True
-        worker = Worker()
+        worker = Worker(device)
         reply = worker.wait(STARTUP_TIMEOUT, memory)
         if isinstance(reply, Stopped):
             how = {
@@ -312,15 +325,21 @@ class Supervisor:
         return worker
 
     def probe(
-        self, request: ProbeRequest, timeout: float, memory: int | None, debug: bool = False
+        self,
+        request: ProbeRequest,
+        timeout: float,
+        memory: int | None,
+        debug: bool = False,
+        device: str = "cpu",
     ) -> ProbeResult | Stopped:
         with self._lock:
             worker = self._worker
-            if worker is None or worker.process.poll() is not None:
+            # the device is fixed when TensorFlow starts: another device needs a new worker
+            if worker is None or worker.process.poll() is not None or worker.device != device:
                 if worker is not None:
                     worker.close()
                 self._worker = None
-                worker = self._worker = self._start(memory)
+                worker = self._worker = self._start(memory, device)
             worker.clear_output()
             try:
                 worker.send(("probe", request, os.getcwd(), [p for p in sys.path if p]))
@@ -352,7 +371,11 @@ SUPERVISOR = Supervisor()
 
 
 def probe_isolated(
-    request: ProbeRequest, timeout: float = DEFAULT_TIMEOUT, *, debug: bool = False
+    request: ProbeRequest,
+    timeout: float = DEFAULT_TIMEOUT,
+    *,
+    debug: bool = False,
+    device: str = "cpu",
 ) -> ProbeResult:
     """Probe one model in the worker; a crash, a hang or a memory blow-up is TFP008.
 
@@ -360,9 +383,9 @@ def probe_isolated(
     `debug` its message carries the worker's traceback.
     """
     memory, note = memory_limit()
-    outcome = SUPERVISOR.probe(request, timeout, memory, debug)
+    outcome = SUPERVISOR.probe(request, timeout, memory, debug, device)
     if isinstance(outcome, Stopped):
-        outcome = ProbeResult((outcome.finding(),))
+        outcome = ProbeResult((outcome.finding(),), not_probed=DID_NOT_FINISH)
     if note is not None:
-        outcome = ProbeResult(outcome.findings, (note, *outcome.notes), outcome.error)
+        outcome = replace(outcome, notes=(note, *outcome.notes))
     return outcome

@@ -14,6 +14,8 @@ class Summary:
     files_with_errors: int  # files that could not be checked
     counts: dict[str, int]  # by severity
     seconds: float
+    # why each checked model that was not probed was not, in input order (one per model)
+    not_probed: tuple[str, ...] = ()
 
     @property
     def findings(self) -> int:
@@ -25,6 +27,7 @@ class Summary:
             "files_not_checked": self.files_with_errors,
             "findings": self.findings,
             "by_severity": {s.value: self.counts.get(s.value, 0) for s in Severity},
+            "not_probed": len(self.not_probed),
             "seconds": round(self.seconds, 3),
         }
 
@@ -38,4 +41,5 @@ def summarize(results: list[FileResult], seconds: float) -> Summary:
         files_with_errors=sum(1 for r in results if r.error is not None),
         counts=dict(counts),
         seconds=seconds,
+        not_probed=tuple(r.not_probed for r in results if r.error is None and r.not_probed),
     )

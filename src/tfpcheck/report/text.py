@@ -112,7 +112,12 @@ def render(
 ) -> None:
     if not quiet:
         for result in results:
-            if result.error is None and not result.findings and not verbose:
+            # A model that was not probed says so, unless --static asked for just that: the
+            # summary line says it once for all of them.
+            unprobed = result.not_probed is not None and not result.not_probed.startswith(
+                "--static"
+            )
+            if result.error is None and not result.findings and not verbose and not unprobed:
                 continue
             console.print(Text(result.path, style="bold underline"))
             if result.error is not None:
@@ -123,10 +128,13 @@ def render(
                 console.print(line)
             for finding in result.findings:
                 _finding_block(console, finding, verbose)
+            if unprobed and result.error is None:
+                console.print(f"  [yellow]not probed:[/yellow] {escape(result.not_probed)}")
             for note in result.notes:
                 console.print(f"  [dim]note: {escape(note)}[/dim]")
             if result.error is None and not result.findings:
-                console.print("  [green]clean[/green]")
+                clean = "clean" if result.probed else "no static finding"
+                console.print(f"  [green]{clean}[/green]")
             console.print()
     console.print(_summary_text(summary))
 
@@ -146,5 +154,18 @@ def _summary_text(summary: Summary) -> Text:
     text.append(f" in {files}")
     if summary.files_with_errors:
         text.append(f", {summary.files_with_errors} not checked", style=STYLES["error"])
+    if summary.not_probed:
+        text.append(", ")
+        text.append(_not_probed_text(summary), style="yellow")
     text.append(f" ({summary.seconds:.2f} s)", style="dim")
     return text
+
+
+def _not_probed_text(summary: Summary) -> str:
+    """`1 of 3 models not probed: --static: …`, or `(see above)` for several reasons."""
+    count, reasons = len(summary.not_probed), set(summary.not_probed)
+    checked = summary.files - summary.files_with_errors
+    models = "model" if checked == 1 else "models"
+    if len(reasons) > 1:
+        return f"{count} of {checked} {models} not probed (see above)"
+    return f"{count} of {checked} {models} not probed: {summary.not_probed[0]}"
