@@ -92,3 +92,16 @@ def test_five_checks_give_the_same_findings(run_cli, factory: Path, flavor: str)
     assert [code for code, *_ in first] == ["TFP301"]  # the unconstrained concentration
     assert first[0][2] <= 0 < first[0][3]
     assert all(run == first for run in runs), runs
+
+
+def test_a_factory_without_a_loss_is_probed_with_nll(run_cli, factory: Path) -> None:
+    # as a saved model is: its distribution output is trained on -log_prob
+    result = run_cli(f"{factory}:build_tf_keras", "--no-cache", "--format", "json")
+    (entry,) = result.json()["files"]
+    assert entry["error"] is None
+    assert entry["probed"] is True
+    assert (
+        "no loss compiled or given: probing with --loss nll (-log_prob of the output)"
+        in (entry["notes"])
+    )
+    assert [(f["code"], f["where"]["layer"]) for f in entry["findings"]] == [("TFP301", "gamma")]

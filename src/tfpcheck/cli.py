@@ -68,8 +68,25 @@ def _parse_shape(text: str | None) -> tuple[int, ...] | None:
     return dims
 
 
-def _split_codes(values: list[str] | None) -> list[str]:
-    return [code for value in values or [] for code in value.split(",") if code.strip()]
+def _split_codes(values: list[str] | None, option: str) -> list[str]:
+    codes = [code.strip() for value in values or [] for code in value.split(",") if code.strip()]
+    for code in codes:
+        _check_code_prefix(code, option)
+    return codes
+
+
+def _check_code_prefix(prefix: str, option: str) -> None:
+    """A --select/--ignore prefix that matches no rule selects or ignores nothing: a typo."""
+    from tfpcheck.rules import REGISTRY
+
+    known = [rule.code for rule in REGISTRY]
+    if any(code.startswith(prefix.upper()) for code in known):
+        return
+    import difflib
+
+    close = difflib.get_close_matches(prefix.upper(), known, n=1, cutoff=0.5)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    raise UsageError(f"{option} {prefix}: no rule code starts with '{prefix}'{hint}")
 
 
 def exit_status(results: list[FileResult], fail_on: Severity, require_probe: bool = False) -> int:
@@ -102,7 +119,11 @@ def check(
     loss: Annotated[
         str | None,
         typer.Option(
-            help="nll, compiled, a Keras loss name (cce, scce, bce, mse, ...)", metavar="SPEC"
+            help=(
+                "nll, compiled, a Keras loss name (cce, scce, bce, mse, ...), or FILE.py:NAME / "
+                "module:NAME naming a loss function (y_true, y_pred)."
+            ),
+            metavar="SPEC",
         ),
     ] = None,
     from_logits: Annotated[
@@ -204,6 +225,12 @@ def check(
         raise UsageError(_no_paths_message(found))
     options = _check_options(plan.values, given)
     per_path = {path: _check_options(values, given) for path, values in plan.per_path.items()}
+    from tfpcheck.preflight import BadReference, check_references
+
+    try:
+        check_references(plan.paths, [options, *per_path.values()])
+    except BadReference as exc:
+        raise UsageError(str(exc)) from None
     values = plan.values
     started = time.perf_counter()
     from tfpcheck.report.progress import progress, wanted
@@ -272,7 +299,7 @@ def _check_options(values: dict[str, Any], given: set[str]) -> CheckOptions:
         num_examples=values["num_examples"],
         custom_objects=values["custom_objects"],
         selector=Selector.from_lists(
-            _split_codes(values["select"]), _split_codes(values["ignore"])
+            _split_codes(values["select"], "--select"), _split_codes(values["ignore"], "--ignore")
         ),
         debug=values["debug"],
         use_cache=not values["no_cache"],
@@ -385,14 +412,18 @@ def doctor_command(
     return EXIT_CLEAN if diagnosis.working else EXIT_FINDINGS
 
 
-@commands_app.command("explain", help="Show a rule's documentation.")
-def explain_command(code: Annotated[str, typer.Argument(metavar="CODE")]) -> int:
+@commands_app.command("explain", help="Show a rule's documentation (by code or name).")
+def explain_command(code: Annotated[str, typer.Argument(metavar="CODE|NAME")]) -> int:
     from tfpcheck.rules import REGISTRY, get_rule
 
-    rule = get_rule(code)
+    rule = get_rule(code) or next((r for r in REGISTRY if r.name == code.lower()), None)
     if rule is None:
-        known = ", ".join(r.code for r in REGISTRY)
-        raise UsageError(f"unknown rule '{code}'; known rules: {known}")
+        import difflib
+
+        names = [r.code for r in REGISTRY] + [r.name for r in REGISTRY]
+        close = difflib.get_close_matches(code, names, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise UsageError(f"unknown rule '{code}'{hint}: tfpcheck rules lists them all")
     typer.echo(explain_text(rule))
     return EXIT_CLEAN
 
@@ -423,12 +454,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except typer.Exit as exc:
         return exc.exit_code
-    except typer.TyperException as exc:  # typer's (click's) usage errors
-        show = getattr(exc, "show", None)
-        if show is not None:
-            show()
-        else:
-            typer.echo(f"tfpcheck: error: {exc.format_message()}", err=True)
+    except typer.TyperException as exc:  # typer's (click's) usage errors: ours in style
+        message = " ".join(exc.format_message().split())
+        typer.echo(f"tfpcheck: error: {message} (tfpcheck --help)", err=True)
         return EXIT_USAGE
     except typer.Abort:
         typer.echo("tfpcheck: interrupted", err=True)

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tfpcheck.references import is_code_reference, is_file_target
+
 PYPROJECT = "pyproject.toml"
 
 # Keys that apply to every model; each is a parameter of the check command.
@@ -73,13 +75,11 @@ def display(path: str | Path) -> str:
 
 
 def _is_file_reference(target: str) -> bool:
-    """The probe's rule for FILE.py vs a dotted module name (probe/user_code.import_module)."""
-    return target.endswith(".py") or "/" in target or os.sep in target
+    return is_file_target(target)
 
 
 def _is_factory(path: str) -> bool:
-    target, _, name = path.rpartition(":")
-    return bool(target) and name.isidentifier()
+    return is_code_reference(path)
 
 
 # -- values ------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from tfpcheck.findings import FileError, FileResult, Finding
-from tfpcheck.losses import LossSpec
+from tfpcheck.losses import DEFAULT_NLL_NOTE, LossSpec
+from tfpcheck.references import is_code_reference
 from tfpcheck.selection import Selector
 
 # The model readers and the rules are imported where they are used: a cache hit needs
@@ -52,10 +53,7 @@ def _sort_key(finding: Finding) -> tuple[int, int, str]:
 
 def is_factory_spec(path: str) -> bool:
     """`FILE.py:NAME` or `package.module:NAME` (and not an existing path with a colon)."""
-    if os.path.exists(path) or ":" not in path:
-        return False
-    target, _, name = path.rpartition(":")
-    return bool(target and name.isidentifier())
+    return is_code_reference(path)
 
 
 # Static findings that forbid loading the file at all, whatever --unsafe says.
@@ -83,7 +81,15 @@ def _probe_blocker(findings: list[Finding], ctx: StaticContext) -> str | None:
 def _merge(static: list[Finding], probe: tuple[Finding, ...]) -> list[Finding]:
     """A static finding the probe confirmed is reported once: the probe's, which carries both."""
     confirmed = {(f.code, f.where.layer) for f in probe}
-    kept = [f for f in static if (f.code, f.where.layer) not in confirmed]
+    codes = {f.code for f in probe}
+    # A guess from the factory's source text (no layer) is replaced by the same code found
+    # at a layer of the model it builds.
+    kept = [
+        f
+        for f in static
+        if (f.code, f.where.layer) not in confirmed
+        and not (f.where.layer is None and f.code in codes)
+    ]
     return kept + list(probe)
 
 
@@ -191,8 +197,7 @@ def _default_loss(ctx: StaticContext, options: CheckOptions) -> tuple[CheckOptio
     }
     if not set(ctx.model.outputs) <= heads:
         return options, None
-    note = "no loss compiled or given: probing with --loss nll (-log_prob of the output)"
-    return replace(options, loss=LossSpec("nll")), note
+    return replace(options, loss=LossSpec("nll")), DEFAULT_NLL_NOTE
 
 
 def check_path(path: str, options: CheckOptions) -> FileResult:

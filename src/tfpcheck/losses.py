@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from typing import Literal
 
@@ -59,6 +60,8 @@ CROSS_ENTROPY_LOSSES = frozenset(
 LOGIT_AWARE_LOSSES = CROSS_ENTROPY_LOSSES
 
 LossKind = Literal["nll", "keras", "compiled", "function"]
+# Said when a distribution-valued output with no compiled or given loss is probed with nll
+DEFAULT_NLL_NOTE = "no loss compiled or given: probing with --loss nll (-log_prob of the output)"
 
 
 def canonical_loss_name(name: str) -> str | None:
@@ -96,8 +99,10 @@ def parse_loss_spec(text: str, from_logits: bool = False) -> LossSpec:
         return LossSpec("function", target=value)
     name = canonical_loss_name(value)
     if name is None:
+        close = difflib.get_close_matches(value.lower(), ["nll", "compiled", *LOSS_ALIASES], n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise LossSpecError(
-            f"unknown loss '{value}': use nll, compiled, a Keras loss name "
+            f"unknown loss '{value}'{hint}: use nll, compiled, a Keras loss name "
             "(categorical_crossentropy/cce, sparse_categorical_crossentropy/scce, "
             "binary_crossentropy/bce, mse, mae, huber, kld, poisson, ...) or FILE.py:NAME"
         )

@@ -93,5 +93,11 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
     return unique
 
 
+def uncovered(static: list[Finding], final: list[Finding]) -> list[Finding]:
+    """The static findings no final finding stands for (same code, same layer)."""
+    covered = {(f.code, _base(f.where.layer)) for f in final}
+    return [s for s in static if (s.code, _base(s.where.layer)) not in covered]
+
+
 def finalize(probe: list[Finding], static: tuple[Finding, ...]) -> list[Finding]:
     return merge(suppress(_dedupe(probe)), static)

@@ -12,6 +12,7 @@ from typing import Any
 from tfpcheck.findings import Confidence, Finding, Where
 from tfpcheck.probe.frames import ErrorSummary, summarize_error
 from tfpcheck.probe.user_code import UserCodeError, call_factory, module_objects
+from tfpcheck.references import is_code_reference
 from tfpcheck.rules.tfp004_keras_flavor_mismatch import RULE as TFP004
 from tfpcheck.rules.tfp005_unknown_custom_object import RULE as TFP005
 from tfpcheck.rules.tfp108_loss_or_forward_fails import RULE as TFP108
@@ -78,10 +79,7 @@ class LoadFailure:
 
 
 def is_factory_reference(path: str) -> bool:
-    if os.path.exists(path):
-        return False
-    target, sep, name = path.rpartition(":")
-    return bool(sep and target and name and re.fullmatch(r"[\w.]+", name))
+    return is_code_reference(path)
 
 
 def file_flavor(path: str) -> str:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from tfpcheck.findings import Finding
+from tfpcheck.losses import DEFAULT_NLL_NOTE, LossSpec
 from tfpcheck.probe import ProbeRequest, ProbeResult
-from tfpcheck.probe.aggregate import finalize
+from tfpcheck.probe.aggregate import finalize, suppress, uncovered
 from tfpcheck.probe.batches import (
     InputError,
     from_data,
@@ -19,6 +21,7 @@ from tfpcheck.probe.batches import (
     take,
 )
 from tfpcheck.probe.confirm import confirmations
+from tfpcheck.probe.describe import structural_findings
 from tfpcheck.probe.evaluate import Session, owners, sample_output
 from tfpcheck.probe.instrument import Recorder, instrumented
 from tfpcheck.probe.load import (
@@ -67,11 +70,16 @@ class ProbeRun:
         self.notes: list[str] = []
         self.findings: list[Finding] = []
         self.observations: list[Observation] = []  # each probed model's (or output's)
+        # a factory's structural findings, from the live model's description
+        self.described: list[Finding] = []
 
     def result(
         self, error: tuple[str, str] | None = None, not_probed: str | None = None
     ) -> ProbeResult:
         findings = finalize(self.findings, self.request.static_findings)
+        # What the description found and the probe did not confirm stands as a static
+        # finding, as a saved file's would; and it explains the probe's symptoms of it.
+        findings = suppress(findings + uncovered(self.described, findings))
         return ProbeResult(tuple(findings), tuple(self.notes), error, not_probed)
 
     def load(self) -> Loaded | LoadFailure:
@@ -94,6 +102,10 @@ class ProbeRun:
         self.notes += loaded.notes
         if loaded.is_factory:
             self.findings += check_roundtrip(loaded)
+            # the structural rules see the factory's model as they see a saved file's
+            self.described = structural_findings(loaded, self.request.loss)
+            statics = (*self.request.static_findings, *self.described)
+            self.request = replace(self.request, static_findings=statics)
         if is_multi_output(loaded.model):
             return self.run_outputs(loaded)
         return self.run_loaded(loaded)
@@ -131,8 +143,14 @@ class ProbeRun:
         return self.result()
 
     def run_loaded(self, loaded: Loaded) -> ProbeResult:
+        spec = self.request.loss
+        if spec is None and _needs_default_nll(loaded):
+            # as for a saved file (engine._default_loss): a distribution output with no loss
+            # is trained on its negative log-likelihood
+            spec = LossSpec("nll")
+            self.notes.append(DEFAULT_NLL_NOTE)
         try:
-            plan = build_loss(self.request.loss, loaded)
+            plan = build_loss(spec, loaded)
         except (LossUsageError, UserReferenceError) as exc:
             return self.result(("usage", str(exc)))
         except UserCodeError as exc:
@@ -305,6 +323,18 @@ class ProbeRun:
         obs.singles = SinglesEval(
             target, max_diff, worst, losses, batch_eval.data_loss, int(per_example)
         )
+
+
+def _needs_default_nll(loaded: Loaded) -> bool:
+    if loaded.factory_loss is not None or loaded.compiled_loss is not None:
+        return False
+    from tensorflow_probability import layers as tfpl
+
+    model = loaded.model
+    names = list(getattr(model, "output_names", None) or [])
+    by_name = {layer.name: layer for layer in getattr(model, "layers", [])}
+    outputs = [by_name.get(name) for name in names] or list(model.layers[-1:])
+    return bool(outputs) and all(isinstance(o, tfpl.DistributionLambda) for o in outputs)
 
 
 def _why_not_loaded(failure: LoadFailure) -> str:

@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import Any
 
 from tfpcheck.probe.frames import ErrorSummary, summarize_error
+from tfpcheck.references import is_file_target
 
 
 class UserCodeError(Exception):
@@ -77,7 +78,7 @@ def _module_from_file(path: str) -> ModuleType:
 def import_module(target: str) -> ModuleType:
     """Import FILE.py or a dotted module name; UserCodeError when its code raises,
     UserReferenceError when there is no such file or module."""
-    is_file = target.endswith(".py") or os.sep in target or "/" in target
+    is_file = is_file_target(target)
     if is_file and os.path.isdir(target):
         raise UserReferenceError(f"{target} is a directory, not a Python file")
     if is_file and not os.path.isfile(target):

@@ -6,18 +6,18 @@ import os
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
+from tfpcheck.references import parse_code_reference
+
 
 def model_file(path: str) -> str | None:
     """The file a checked PATH lives in: the path itself, or FILE.py of `FILE.py:NAME`.
 
     None for `package.module:NAME`, which names no file (finding it would mean importing it).
     """
-    if os.path.exists(path) or ":" not in path:
+    reference = parse_code_reference(path)
+    if reference is None:
         return path
-    target, _, name = path.rpartition(":")
-    if target.endswith(".py") and name.isidentifier():
-        return target
-    return None
+    return reference.target if reference.is_file else None
 
 
 def relative_posix(path: str, base: Path | None = None) -> str | None:

@@ -1,0 +1,68 @@
+"""The structural rules find a mistake the same way in a factory's model as in a saved file.
+
+Each factory in fixtures/factories/structural.py builds the twin of a saved fixture (or a
+Bayesian classifier that cannot be saved); the expected codes are the saved fixture's (see
+fixtures/README.md) and SPEC §9.8.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import FIXTURES, model_path
+
+pytest.importorskip("tensorflow_probability")
+
+FACTORIES = FIXTURES / "factories" / "structural.py"
+# factory -> (code, layer) of every error and warning it must give
+EXPECTED = {
+    "normal_dense64_relu": {("TFP104", "normal"), ("TFP105", "normal"), ("TFP303", "hidden")},
+    "onehot_layer_cce": {("TFP201", "onehot")},
+    "relu_independent_normal": {("TFP303", "params")},
+    "independent_normal": set(),
+    "onehot_cce_dense_variational": {("TFP201", "onehot")},
+    "onehot_cce_flipout": {("TFP201", "onehot")},
+    "relu_onehot": {("TFP303", "logits")},
+}
+TWINS = {
+    "normal_dense64_relu": "tfk_normal_dense64_relu.keras",
+    "relu_independent_normal": "tfk_relu_independent_normal.keras",
+    "independent_normal": "tfk_independent_normal.keras",
+}
+
+
+def _serious(entry: dict[str, Any]) -> set[tuple[str, str | None]]:
+    return {
+        (f["code"], f["where"]["layer"])
+        for f in entry["findings"]
+        if f["severity"] in ("error", "warning")
+    }
+
+
+def _check(run_cli, *args: str) -> dict[str, Any]:
+    result = run_cli(*args, "--no-cache", "--format", "json")
+    (entry,) = result.json()["files"]
+    assert entry["error"] is None, entry["error"]
+    return entry
+
+
+@pytest.mark.parametrize("factory", sorted(EXPECTED))
+def test_factory_gives_the_structural_findings(run_cli, factory: str) -> None:
+    entry = _check(run_cli, f"{FACTORIES}:{factory}")
+    assert entry["probed"] is True
+    assert _serious(entry) == EXPECTED[factory]
+
+
+@pytest.mark.parametrize("factory", sorted(TWINS))
+def test_factory_and_saved_twin_agree(run_cli, factory: str) -> None:
+    saved = _check(run_cli, model_path(TWINS[factory]), "--unsafe")
+    built = _check(run_cli, f"{FACTORIES}:{factory}")
+    assert _serious(built) == _serious(saved) == EXPECTED[factory]
+
+
+def test_structural_finding_from_a_factory_points_at_the_lambda(run_cli) -> None:
+    entry = _check(run_cli, f"{FACTORIES}:normal_dense64_relu")
+    (tfp105,) = [f for f in entry["findings"] if f["code"] == "TFP105"]
+    assert tfp105["where"]["layer_index"] == 1
+    assert tfp105["evidence"]["units"] == 64
