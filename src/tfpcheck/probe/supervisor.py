@@ -27,7 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO, Any
 
 import tfpcheck
@@ -364,5 +364,5 @@ def probe_isolated(
     if isinstance(outcome, Stopped):
         outcome = ProbeResult((outcome.finding(),))
     if note is not None:
-        outcome = ProbeResult(outcome.findings, (note, *outcome.notes), outcome.error)
+        outcome = replace(outcome, notes=(note, *outcome.notes))
     return outcome
