@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from tfpcheck.findings import FileError, FileResult, Finding
 from tfpcheck.losses import LossSpec
 from tfpcheck.selection import Selector
+from tfpcheck.user_files import UserFile
 
 # The model readers and the rules are imported where they are used: a cache hit needs
 # neither, and their import is a good part of a cached re-check's time.
@@ -80,9 +81,17 @@ def _merge(static: list[Finding], probe: tuple[Finding, ...]) -> list[Finding]:
     return kept + list(probe)
 
 
+@dataclass(frozen=True)
+class _Probed:
+    findings: list[Finding]
+    notes: list[str]
+    error: FileError | None = None
+    user_files: tuple[UserFile, ...] | None = ()
+
+
 def _run_probe(
     path: str, flavor: str | None, static: list[Finding], options: CheckOptions
-) -> tuple[list[Finding], list[str], FileError | None]:
+) -> _Probed:
     from tfpcheck.probe import ProbeRequest
     from tfpcheck.probe.supervisor import probe_isolated
 
@@ -106,9 +115,9 @@ def _run_probe(
         if options.debug:
             raise
         note = f"probe failed inside tfpcheck ({type(exc).__name__}: {exc}); rerun with --debug"
-        return static, [note], None
+        return _Probed(static, [note])
     error = FileError(*result.error) if result.error is not None else None
-    return _merge(static, result.findings), list(result.notes), error
+    return _Probed(_merge(static, result.findings), list(result.notes), error, result.user_files)
 
 
 def _finish(
@@ -117,10 +126,18 @@ def _finish(
     options: CheckOptions,
     notes: list[str],
     error: FileError | None = None,
+    user_files: tuple[UserFile, ...] | None = (),
 ) -> FileResult:
     kept = [f for f in findings if options.selector.is_selected(f.code)]
     kept.sort(key=_sort_key)
-    return FileResult(path, tuple(kept), error=error, notes=tuple(notes))
+    return FileResult(path, tuple(kept), error=error, notes=tuple(notes), user_files=user_files)
+
+
+def _finish_probed(
+    path: str, options: CheckOptions, probed: _Probed, notes: list[str] | None = None
+) -> FileResult:
+    notes = [*(notes or []), *probed.notes]
+    return _finish(path, probed.findings, options, notes, probed.error, probed.user_files)
 
 
 def source_findings(specs: list[str]) -> list[Finding]:
@@ -170,8 +187,7 @@ def check_path(path: str, options: CheckOptions) -> FileResult:
         static = source_findings([path, *_loss_source(options)])
         if options.static_only:
             return _finish(path, static, options, [])
-        findings, notes, error = _run_probe(path, None, static, options)
-        return _finish(path, findings, options, notes, error)
+        return _finish_probed(path, options, _run_probe(path, None, static, options))
     from tfpcheck.model_file.load import read_model_file
     from tfpcheck.model_file.types import ModelReadError
     from tfpcheck.rules.context import StaticContext
@@ -212,8 +228,7 @@ def check_path(path: str, options: CheckOptions) -> FileResult:
     options, default_note = _default_loss(ctx, options)
     if default_note:
         notes.append(default_note)
-    findings, probe_notes, error = _run_probe(path, model.flavor, findings, options)
-    return _finish(path, findings, options, notes + probe_notes, error)
+    return _finish_probed(path, options, _run_probe(path, model.flavor, findings, options), notes)
 
 
 def check_paths(

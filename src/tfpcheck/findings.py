@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from tfpcheck.recorded_files import is_placeholder, why_unknown
+from tfpcheck.user_files import UserFile
 
 Tier = Literal["static", "probe"]
 
@@ -129,6 +130,17 @@ class FileResult:
     findings: tuple[Finding, ...] = ()
     error: FileError | None = None
     notes: tuple[str, ...] = ()
+    # Where the result came from, not what it says: two results that report the same are
+    # equal whether or not one was served from the cache.
+    # The user's source files the check ran (the probe's imports); None when one changed
+    # while it ran. The result cache stores them with the result and checks them on a hit.
+    user_files: tuple[UserFile, ...] | None = field(default=(), compare=False)
+    # When the cached result was stored (seconds since the epoch); None: checked just now.
+    cached_at: float | None = field(default=None, compare=False)
+
+    @property
+    def cached(self) -> bool:
+        return self.cached_at is not None
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON report's entry for one file (also what the result cache stores)."""
@@ -137,4 +149,5 @@ class FileResult:
             "findings": [f.as_dict() for f in self.findings],
             "error": None if self.error is None else self.error.as_dict(),
             "notes": list(self.notes),
+            "cached": self.cached,
         }
