@@ -1,5 +1,5 @@
-"""The cache directory: a size cap, least recently used out first, and several tfpcheck
-processes sharing it at once."""
+"""The cache directory: a size cap, least recently used out first, `tfpcheck cache clear`,
+and several tfpcheck processes sharing it at once."""
 
 from __future__ import annotations
 
@@ -129,6 +129,42 @@ def test_a_temporary_file_is_removed_once_stale(cache_dir: Path) -> None:
     results.store.evict()
     assert not stale.exists()
     assert fresh.exists()  # another process is still writing it
+
+
+def test_cache_clear_removes_every_entry_and_nothing_else(run_cli, cache_dir: Path) -> None:
+    for name in ("tfk_softmax_categorical.keras", "k3_linear_cce.keras"):
+        assert run_cli("--static", model_path(name)).exit_code == 1
+    old_format = cache_dir / "v1" / "ab" / f"{_key('old')}.json"
+    old_format.parent.mkdir(parents=True)
+    old_format.write_text("{}")
+    foreign = [cache_dir / "notes.txt", cache_dir / "v2" / "readme.json"]
+    for file in foreign:
+        file.write_text("not the cache's\n")
+    cleared = run_cli("cache", "clear")
+    assert (cleared.exit_code, cleared.stderr) == (0, "")
+    assert cleared.stdout == f"removed 3 cached results from {cache_dir}\n"
+    assert _stored(cache_dir) == sorted(foreign)
+    assert not (cache_dir / "v1").exists()
+    again = run_cli("cache", "clear")
+    assert again.stdout == f"removed 0 cached results from {cache_dir}\n"
+    missing = cache_dir / "never-made"
+    assert cache.clear(missing) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("cache",), "'tfpcheck cache' needs an action: tfpcheck cache clear"),
+        (
+            ("cache", "clean"),
+            "unknown cache action 'clean': the one action is tfpcheck cache clear",
+        ),
+    ],
+)
+def test_cache_without_its_action_is_a_usage_error(run_cli, args, message: str) -> None:
+    result = run_cli(*args)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"tfpcheck: error: {message}\n"
 
 
 STATIC_MODELS = [
