@@ -487,3 +487,37 @@ def test_cache_hit_imports_no_tensorflow(tmp_path: Path) -> None:
     assert cold["files"][0].pop("cached") is False
     assert warm["files"][0].pop("cached") is True
     assert warm == cold
+
+
+HEAD_FACTORY = """\
+import tensorflow as tf
+import tensorflow_probability as tfp
+import tf_keras as tfk
+
+from lib.heads import UNITS
+
+
+def build_model():
+    normal = lambda t: tfp.distributions.Normal(t[..., :1], tf.math.softplus(t[..., 1:]))
+    return tfk.Sequential(
+        [tfk.Input(shape=(8,)), tfk.layers.Dense(UNITS), tfp.layers.DistributionLambda(normal)]
+    )
+"""
+
+
+def test_factory_cache_hit_imports_no_tensorflow(tmp_path: Path) -> None:
+    """Checking the factory's imported files on a hit reads them; it imports nothing."""
+    pytest.importorskip("tensorflow_probability")
+    project = tmp_path / "project"
+    (project / "lib").mkdir(parents=True)
+    (project / "factory.py").write_text(HEAD_FACTORY)
+    (project / "lib" / "heads.py").write_text("UNITS = 64\n")
+    spec = f"{project / 'factory.py'}:build_model"
+    cold_status, cold = _subprocess_check(tmp_path / "cache", "--loss", "nll", spec)
+    assert [f["code"] for f in cold["files"][0]["findings"]] == ["TFP104"]
+    warm_status, warm = _subprocess_check(tmp_path / "cache", "--loss", "nll", spec)
+    assert (warm_status["heavy"], warm_status["probe"], warm_status["readers"]) == ([], [], [])
+    assert warm_status["exit"] == cold_status["exit"] == 1
+    assert cold["files"][0].pop("cached") is False
+    assert warm["files"][0].pop("cached") is True
+    assert warm == cold
