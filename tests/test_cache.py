@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import subprocess
 import sys
+from dataclasses import fields, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -132,6 +135,48 @@ def test_an_option_that_changes_the_result_is_a_miss(
     assert cache.result_key(path, changed, False) not in (key, None)
 
 
+def _changed_options(tmp_path: Path) -> dict[str, object]:
+    """A value other than STATIC's for every option that is in the key."""
+    data = tmp_path / "probe.npz"
+    np.savez(data, x=np.zeros((4, 8), "float32"), y=np.zeros((4,), "int64"))
+    objects = tmp_path / "objects.py"
+    objects.write_text("def scaled(x):\n    return 2 * x\n")
+    return {
+        "loss": parse_loss_spec("cce"),
+        "static_only": False,
+        "unsafe": True,
+        "batch_size": 8,
+        "target_shape": (1,),
+        "classes": 3,
+        "data": str(data),
+        "num_examples": 100,
+        "custom_objects": str(objects),
+    }
+
+
+def test_every_option_is_in_the_key_or_said_not_to_change_the_result(tmp_path: Path) -> None:
+    """An option added to CheckOptions is keyed unless listed in cache.UNKEYED_OPTIONS."""
+    changed = _changed_options(tmp_path)
+    unchanged = {
+        "selector": Selector.from_lists(["TFP2"], ["TFP202"]),
+        "debug": True,
+        "use_cache": False,
+        "timeout": 5.0,
+    }
+    names = {f.name for f in fields(CheckOptions)}
+    assert set(cache.UNKEYED_OPTIONS) == set(unchanged)
+    assert set(changed) == names - set(unchanged), "add the new option to _changed_options"
+    path = model_path("tfk_softmax_categorical.keras")
+    key = cache.result_key(path, STATIC, False)
+    assert key is not None
+    assert set(cache.options_fingerprint(STATIC)) == set(changed)
+    for name, value in changed.items():
+        other = cache.result_key(path, replace(STATIC, **{name: value}), False)
+        assert other not in (key, None), name
+    for name, value in unchanged.items():
+        assert cache.result_key(path, replace(STATIC, **{name: value}), False) == key, name
+
+
 def test_selection_and_debug_share_one_entry(cache_dir: Path) -> None:
     counter = CountingCheck()
     path = model_path("tfk_normal_dense64_relu.keras")
@@ -146,7 +191,12 @@ def test_selection_and_debug_share_one_entry(cache_dir: Path) -> None:
     assert fewer == check_path(path, ignored)
 
 
-def test_factory_key_follows_its_source_and_siblings(cache_dir: Path, tmp_path: Path) -> None:
+def test_factory_key_follows_its_source_and_the_modules_beside_it(
+    cache_dir: Path, tmp_path: Path
+) -> None:
+    """What the factory imports is checked through the entry (tests/test_cache_user_files.py);
+    the key holds the factory's own content and which modules lie beside it, since one that
+    appears there may be imported instead of one found elsewhere."""
     factory = tmp_path / "models.py"
     helper = tmp_path / "helpers.py"
     factory.write_text("from helpers import head\n\ndef build():\n    return head()\n")
@@ -155,11 +205,13 @@ def test_factory_key_follows_its_source_and_siblings(cache_dir: Path, tmp_path: 
     key = cache.result_key(spec, STATIC, True)
     assert key is not None
     assert cache.result_key(spec, STATIC, True) == key
-    helper.write_text("def head():\n    return 2\n")
-    changed_helper = cache.result_key(spec, STATIC, True)
+    (tmp_path / "data.txt").write_text("not a module\n")
+    assert cache.result_key(spec, STATIC, True) == key
     factory.write_text(factory.read_text() + "# edited\n")
     changed_factory = cache.result_key(spec, STATIC, True)
-    assert len({key, changed_helper, changed_factory}) == 3
+    (tmp_path / "fast_helpers.py").write_text("def head():\n    return 3\n")
+    new_module = cache.result_key(spec, STATIC, True)
+    assert len({key, changed_factory, new_module}) == 3
     assert cache.result_key(f"{tmp_path / 'missing.py'}:build", STATIC, True) is None
 
 
@@ -333,6 +385,18 @@ def test_evidence_that_json_would_show_differently_is_not_cached() -> None:
     assert cache.encode_result(result(np.float32(1.5))) is None
 
 
+CACHE_NOTE = re.compile(
+    r"  note: result from the cache \(stored \d+ s ago\); --no-cache checks again\n"
+)
+
+
+def _provenance(fmt: str, body: Any) -> tuple[Any, list[Any]]:
+    """The output without what says where each result came from, and what said it."""
+    if fmt == "json":
+        return body, [entry.pop("cached") for entry in body["files"]]
+    return CACHE_NOTE.sub("", body), CACHE_NOTE.findall(body)
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -346,19 +410,38 @@ def test_evidence_that_json_would_show_differently_is_not_cached() -> None:
     ids=lambda a: a[-1],
 )
 def test_cached_output_is_identical_to_uncached(run_cli, cache_dir: Path, args) -> None:
+    """Identical but for saying so: `"cached": true`, and with -v a note."""
     *options, name = args
     path = model_path(name)
     outputs = {}
+    said = {}
     for run in ("cold", "warm", "uncached"):
         extra = ["--no-cache"] if run == "uncached" else []
         for fmt in ("json", "text"):
             result = run_cli(*options, *extra, "--format", fmt, "-v", path)
             body = result.json() if fmt == "json" else result.stdout.rsplit("(", 1)[0]
-            kept = body if fmt == "text" else _without_seconds(body)
+            kept, said[run, fmt] = _provenance(fmt, body)
+            kept = kept if fmt == "text" else _without_seconds(kept)
             outputs[run, fmt] = (result.exit_code, kept)
     assert _entries(cache_dir), "nothing was cached"
     for fmt in ("json", "text"):
         assert outputs["cold", fmt] == outputs["warm", fmt] == outputs["uncached", fmt]
+    # The cold text run is served from the entry the cold JSON run stored.
+    assert said["cold", "json"] == said["uncached", "json"] == [False]
+    assert said["warm", "json"] == [True]
+    assert len(said["cold", "text"]) == len(said["warm", "text"]) == 1
+    assert said["uncached", "text"] == []
+
+
+def test_the_cache_note_needs_verbose(run_cli, cache_dir: Path) -> None:
+    path = model_path("tfk_softmax_categorical.keras")
+    run_cli("--static", path)
+    plain = run_cli("--static", path)
+    verbose = run_cli("--static", "-v", path)
+    assert plain.exit_code == verbose.exit_code == 1
+    assert "from the cache" not in plain.stdout
+    [note] = CACHE_NOTE.findall(verbose.stdout)
+    assert verbose.stdout.index(note) > verbose.stdout.index("TFP202")
 
 
 HIT_SCRIPT = """
@@ -370,7 +453,9 @@ heavy = sorted(m for m in sys.modules if m.split('.')[0] in
 # The probe may run in a worker process: whether the probe package was imported at all
 # says whether this call probed (or started a worker that did).
 probe = sorted(m for m in sys.modules if m.startswith("tfpcheck.probe"))
-print(json.dumps({"exit": code, "heavy": heavy, "probe": probe}), file=sys.stderr)
+readers = sorted(m for m in sys.modules if m.startswith(("tfpcheck.model_file", "tfpcheck.rules")))
+print(json.dumps({"exit": code, "heavy": heavy, "probe": probe, "readers": readers}),
+      file=sys.stderr)
 """
 
 
@@ -397,5 +482,42 @@ def test_cache_hit_imports_no_tensorflow(tmp_path: Path) -> None:
     warm_status, warm = _subprocess_check(tmp_path, path)
     assert warm_status["heavy"] == []
     assert warm_status["probe"] == []  # no probe, in this process or in a worker
+    assert warm_status["readers"] == []
     assert warm_status["exit"] == cold_status["exit"] == 1
+    assert cold["files"][0].pop("cached") is False
+    assert warm["files"][0].pop("cached") is True
+    assert warm == cold
+
+
+HEAD_FACTORY = """\
+import tensorflow as tf
+import tensorflow_probability as tfp
+import tf_keras as tfk
+
+from lib.heads import UNITS
+
+
+def build_model():
+    normal = lambda t: tfp.distributions.Normal(t[..., :1], tf.math.softplus(t[..., 1:]))
+    return tfk.Sequential(
+        [tfk.Input(shape=(8,)), tfk.layers.Dense(UNITS), tfp.layers.DistributionLambda(normal)]
+    )
+"""
+
+
+def test_factory_cache_hit_imports_no_tensorflow(tmp_path: Path) -> None:
+    """Checking the factory's imported files on a hit reads them; it imports nothing."""
+    pytest.importorskip("tensorflow_probability")
+    project = tmp_path / "project"
+    (project / "lib").mkdir(parents=True)
+    (project / "factory.py").write_text(HEAD_FACTORY)
+    (project / "lib" / "heads.py").write_text("UNITS = 64\n")
+    spec = f"{project / 'factory.py'}:build_model"
+    cold_status, cold = _subprocess_check(tmp_path / "cache", "--loss", "nll", spec)
+    assert [f["code"] for f in cold["files"][0]["findings"]] == ["TFP104"]
+    warm_status, warm = _subprocess_check(tmp_path / "cache", "--loss", "nll", spec)
+    assert (warm_status["heavy"], warm_status["probe"], warm_status["readers"]) == ([], [], [])
+    assert warm_status["exit"] == cold_status["exit"] == 1
+    assert cold["files"][0].pop("cached") is False
+    assert warm["files"][0].pop("cached") is True
     assert warm == cold

@@ -30,6 +30,7 @@ def test_json_document_shape(run_cli) -> None:
     assert doc["version"] == 1
     assert doc["tool"] == {"name": "tfpcheck", "version": __version__}
     first, second = doc["files"]
+    assert {"path", "findings", "error", "notes", "cached"} <= set(first)
     assert first["error"] is None
     (finding,) = first["findings"]
     assert set(finding) == FINDING_KEYS

@@ -1,43 +1,45 @@
 """A per-user cache of check results, so an unchanged model re-checked by a hook costs no import.
 
-An entry is keyed by everything the result depends on: the content of the model (every file
-of a SavedModel directory), of the user's Python files the check imports (a factory, a loss
-function, --custom-objects) and of --data; every option that changes what is found; the
-tfpcheck code, the Python version and the installed versions of the libraries the probe uses
-(read from their metadata, never imported). Selection (--select/--ignore) is applied after
-the cache, so one entry serves any selection.
+A result depends on the model (every file of a SavedModel directory), on the user's Python
+code the check runs, on --data, on the options, on tfpcheck's code, the Python version and
+the installed libraries (their versions read from metadata, never imported). All of these
+but one are known before the check runs and make the key. The exception is what the user's
+code imports (a factory's helpers, the modules beside it or in a package of the user's): the
+probe reports the files it ran, the entry lists them with their content's hash, and a lookup
+is a hit only while every one of them is unchanged. Selection (--select/--ignore) is applied
+after the cache, so one entry serves any selection.
 
-Entries are JSON written atomically (a temporary file in the same directory, then
-`os.replace`): pre-commit may run several tfpcheck processes at once. An entry that cannot be
-read or parsed is a miss and is overwritten; a cache directory that cannot be written means
-no caching. Only deterministic results are stored: never a failure of tfpcheck itself, nor a
-probe that did not finish.
+Only deterministic results are stored: never a failure of tfpcheck itself, nor a probe that
+did not finish, nor one during which the user's code changed. `cache_store` keeps the
+entries: atomic writes, a size cap, least recently used out first.
 
 This module must stay light: a cache hit imports neither TensorFlow nor the model readers.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import sys
-import tempfile
+import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import asdict, fields, is_dataclass, replace
 from importlib import machinery
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tfpcheck import __version__
+from tfpcheck.cache_store import EntryStore, max_bytes
 from tfpcheck.findings import Confidence, FileError, FileResult, Finding, Severity, Where
 from tfpcheck.selection import Selector
+from tfpcheck.user_files import UserFile, unchanged
 
 if TYPE_CHECKING:
     from tfpcheck.engine import CheckOptions
+    from tfpcheck.losses import LossSpec
 
-ENTRY_FORMAT = 2  # 2: a result says whether the model was probed
+ENTRY_FORMAT = 2  # 2: entries list the user's files they depend on, and say if probed
 CACHE_ENV = "TFPCHECK_CACHE_DIR"
 # Distributions whose versions change what the static reader or the probe finds.
 LIBRARIES = (
@@ -134,19 +136,27 @@ def _module_files(name: str) -> list[Path]:
     return files
 
 
-def _python_target_files(target: str) -> list[Path]:
-    """The files behind `FILE.py` or `package.module` (a factory, loss or --custom-objects).
+def _beside(path: Path) -> list[str]:
+    """The names of the modules beside a FILE.py: one that appears there may be imported
+    instead of one found elsewhere (`try: import fast_helpers except ImportError: ...`)."""
+    suffixes = tuple(machinery.all_suffixes())
+    try:
+        names = os.listdir(path.resolve().parent)
+    except OSError as exc:
+        raise Uncacheable(str(exc)) from None
+    return sorted(name for name in names if name.endswith(suffixes))
 
-    For a FILE.py its sibling .py files count too: the probe puts its directory on sys.path,
-    so a factory that imports a helper next to it changes when the helper does.
-    """
+
+def _target_fingerprint(target: str) -> dict[str, Any]:
+    """`FILE.py` or `package.module` (a factory, a loss, --custom-objects): its own files by
+    content. What they import is not known before the probe ran it: each entry lists those
+    files (see `ResultCache.get`)."""
     if target.endswith(".py") or os.sep in target or "/" in target:
         path = Path(target)
         if not path.is_file():
             raise Uncacheable(f"no such file: {target}")
-        siblings = sorted(p for p in path.resolve().parent.glob("*.py") if p.is_file())
-        return [path, *siblings]
-    return _module_files(target)
+        return {"files": _fingerprint_files([path]), "beside": _beside(path)}
+    return {"files": _fingerprint_files(_module_files(target))}
 
 
 def _fingerprint_files(files: list[Path]) -> list[list[str]]:
@@ -176,26 +186,65 @@ def library_versions() -> dict[str, str | None]:
     return versions
 
 
-def _loss_fingerprint(options: CheckOptions) -> dict[str, Any] | None:
-    loss = options.loss
-    if loss is None:
-        return None
-    found: dict[str, Any] = {
-        "kind": loss.kind,
-        "name": loss.name,
-        "from_logits": loss.from_logits,
-        "target": loss.target,
-    }
+# CheckOptions fields that cannot change what is found, and why. Every other field is in
+# the key, so an option added to CheckOptions is keyed unless it is listed here.
+UNKEYED_OPTIONS = {
+    "selector": "--select/--ignore are applied to the cached result: one entry serves all",
+    "debug": "it only shows the tracebacks of failures of tfpcheck, which are never stored",
+    "use_cache": "it decides whether the cache is asked at all",
+    "timeout": "a probe cut short is never stored, and one that finished finds the same "
+    "whatever the limit was",
+}
+
+
+def _loss_fingerprint(loss: LossSpec) -> dict[str, Any]:
+    found = asdict(loss)
     if loss.kind == "function" and loss.target:
-        found["files"] = _fingerprint_files(_python_target_files(loss.target.rpartition(":")[0]))
+        found["source"] = _target_fingerprint(loss.target.rpartition(":")[0])
+    return found
+
+
+def _data_fingerprint(data: str) -> list[str]:
+    return [data, content_hash(Path(data))]
+
+
+def _custom_objects_fingerprint(target: str) -> list[Any]:
+    return [target, _target_fingerprint(target)]
+
+
+# Options that name files: the key holds what is in them, not only their names.
+_FILE_OPTIONS: dict[str, Callable[[Any], Any]] = {
+    "loss": _loss_fingerprint,
+    "data": _data_fingerprint,
+    "custom_objects": _custom_objects_fingerprint,
+}
+
+
+def options_fingerprint(options: CheckOptions) -> dict[str, Any]:
+    """Every field of CheckOptions but UNKEYED_OPTIONS, by value (files by content)."""
+    found: dict[str, Any] = {}
+    for option in fields(options):
+        if option.name in UNKEYED_OPTIONS:
+            continue
+        value = getattr(options, option.name)
+        fingerprint = _FILE_OPTIONS.get(option.name)
+        if value is not None and fingerprint is not None:
+            value = fingerprint(value)
+        elif is_dataclass(value) and not isinstance(value, type):
+            value = asdict(value)
+        found[option.name] = value
     return found
 
 
 def result_key(path: str, options: CheckOptions, is_factory: bool) -> str | None:
-    """The cache key of checking `path` with `options`, or None when it cannot be cached."""
+    """The cache key of checking `path` with `options`, or None when it cannot be cached.
+
+    The files the probe imports are not in it: they are only known once it ran, and each
+    entry lists them (`ResultCache.get` checks them).
+    """
     try:
         if is_factory:
-            model = {"factory": _fingerprint_files(_python_target_files(path.rpartition(":")[0]))}
+            model = {"factory": _target_fingerprint(path.rpartition(":")[0])}
         else:
             model = {"content": content_hash(Path(path))}
         parts = {
@@ -205,22 +254,7 @@ def result_key(path: str, options: CheckOptions, is_factory: bool) -> str | None
             "libraries": library_versions(),
             "path": [path, os.path.abspath(path)],
             "model": model,
-            "options": {
-                "loss": _loss_fingerprint(options),
-                "static_only": options.static_only,
-                "unsafe": options.unsafe,
-                "batch_size": options.batch_size,
-                "target_shape": options.target_shape,
-                "classes": options.classes,
-                "data": [options.data, content_hash(Path(options.data))] if options.data else None,
-                "num_examples": options.num_examples,
-                "custom_objects": [
-                    options.custom_objects,
-                    _fingerprint_files(_python_target_files(options.custom_objects)),
-                ]
-                if options.custom_objects
-                else None,
-            },
+            "options": options_fingerprint(options),
         }
     except (Uncacheable, OSError, ValueError):
         return None
@@ -243,6 +277,7 @@ def encode_result(result: FileResult) -> dict[str, Any] | None:
     turn into something shown differently (a bare non-JSON scalar) makes the result uncached.
     """
     encoded = result.as_dict()
+    del encoded["cached"]  # where this result came from, not part of it
     for data, finding in zip(encoded["findings"], result.findings, strict=True):
         evidence = json.loads(json.dumps(data["evidence"], default=str))
         original = finding.evidence
@@ -292,42 +327,44 @@ def is_deterministic(result: FileResult) -> bool:
 
 
 class ResultCache:
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
+    """Results by key, each with the user's files it depends on; a hit only while every one
+    of them has the content it had when the result was stored."""
 
-    def _entry(self, key: str) -> Path:
-        return self.directory / f"v{ENTRY_FORMAT}" / key[:2] / f"{key}.json"
+    def __init__(self, directory: Path, limit: int | None = None) -> None:
+        self.limit_note: str | None = None
+        if limit is None:
+            limit, self.limit_note = max_bytes()
+        self.store = EntryStore(directory, ENTRY_FORMAT, limit)
 
     def get(self, key: str, path: str) -> FileResult | None:
+        data = self.store.read(key)
         try:
-            with self._entry(key).open("rb") as handle:
-                data = json.load(handle)
-            if data.get("key") != key:
+            if data["key"] != key:
                 return None
-            return decode_result(data["result"], path)
+            user_files = tuple(UserFile(str(p), str(h)) for p, h in data["user_files"])
+            stored_at = float(data["stored_at"])
+            result = decode_result(data["result"], path)
         except Exception:  # missing, unreadable or corrupt: a miss, overwritten by put
             return None
+        # A module the check imported has changed since: the stored result is no answer.
+        if not unchanged(user_files):
+            return None
+        self.store.touch(key)
+        return replace(result, cached_at=stored_at)
 
     def put(self, key: str, result: FileResult) -> bool:
         """Store the result atomically; False when it was not stored (that is fine)."""
         encoded = encode_result(result)
-        if encoded is None:
+        if encoded is None or result.user_files is None:
             return False
-        entry = self._entry(key)
-        text = json.dumps({"format": ENTRY_FORMAT, "key": key, "result": encoded})
-        tmp = None
-        try:
-            entry.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".json")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, entry)
-            return True
-        except OSError:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-            return False
+        document = {
+            "format": ENTRY_FORMAT,
+            "key": key,
+            "stored_at": time.time(),
+            "user_files": [[f.path, f.sha256] for f in result.user_files],
+            "result": encoded,
+        }
+        return self.store.write(key, document)
 
 
 def _selected(result: FileResult, selector: Selector) -> FileResult:
@@ -346,11 +383,16 @@ def cached_check(
     cache = cache or ResultCache(cache_dir())
     everything = replace(options, selector=Selector())
     key = result_key(path, everything, is_factory)
-    if key is not None:
-        hit = cache.get(key, path)
-        if hit is not None:
-            return _selected(hit, options.selector)
-    result = check(path, everything)
-    if key is not None and is_deterministic(result):
-        cache.put(key, result)
+    result = cache.get(key, path) if key is not None else None
+    if result is None:
+        result = check(path, everything)
+        if key is not None and is_deterministic(result):
+            cache.put(key, result)
+    if cache.limit_note is not None:  # after put: the note is about this run's setting
+        result = replace(result, notes=(*result.notes, cache.limit_note))
     return _selected(result, options.selector)
+
+
+def clear(directory: Path | None = None) -> int:
+    """Empty the cache (`tfpcheck cache clear`); how many entries it held."""
+    return EntryStore(directory or cache_dir(), ENTRY_FORMAT, 0).clear()

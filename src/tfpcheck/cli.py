@@ -15,7 +15,7 @@ from tfpcheck.findings import FileResult, Severity
 if TYPE_CHECKING:
     from tfpcheck.engine import CheckOptions
 
-SUBCOMMANDS = ("rules", "explain", "doctor")
+SUBCOMMANDS = ("rules", "explain", "doctor", "cache")
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
@@ -425,6 +425,22 @@ def explain_command(code: Annotated[str, typer.Argument(metavar="CODE|NAME")]) -
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise UsageError(f"unknown rule '{code}'{hint}: tfpcheck rules lists them all")
     typer.echo(explain_text(rule))
+    return EXIT_CLEAN
+
+
+@commands_app.command("cache", help="'tfpcheck cache clear' empties the result cache.")
+def cache_command(
+    action: Annotated[str | None, typer.Argument(metavar="clear", show_default=False)] = None,
+) -> int:
+    if action is None:
+        raise UsageError("'tfpcheck cache' needs an action: tfpcheck cache clear")
+    if action != "clear":
+        raise UsageError(f"unknown cache action '{action}': the one action is tfpcheck cache clear")
+    from tfpcheck import cache
+
+    directory = cache.cache_dir()
+    removed = cache.clear(directory)
+    typer.echo(f"removed {removed} cached result{'' if removed == 1 else 's'} from {directory}")
     return EXIT_CLEAN
 
 

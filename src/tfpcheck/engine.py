@@ -11,6 +11,7 @@ from tfpcheck.findings import FileError, FileResult, Finding
 from tfpcheck.losses import DEFAULT_NLL_NOTE, LossSpec
 from tfpcheck.references import is_code_reference
 from tfpcheck.selection import Selector
+from tfpcheck.user_files import UserFile
 
 # The model readers and the rules are imported where they are used: a cache hit needs
 # neither, and their import is a good part of a cached re-check's time.
@@ -99,6 +100,7 @@ class _Probed:
     notes: list[str]
     error: FileError | None = None
     not_probed: str | None = None
+    user_files: tuple[UserFile, ...] | None = ()
 
 
 def _run_probe(
@@ -135,7 +137,7 @@ def _run_probe(
         return _Probed(static, [], not_probed=why)
     error = FileError(*result.error) if result.error is not None else None
     findings = _merge(static, result.findings)
-    return _Probed(findings, list(result.notes), error, result.not_probed)
+    return _Probed(findings, list(result.notes), error, result.not_probed, result.user_files)
 
 
 def _finish(
@@ -145,17 +147,32 @@ def _finish(
     notes: list[str],
     error: FileError | None = None,
     not_probed: str | None = None,
+    user_files: tuple[UserFile, ...] | None = (),
 ) -> FileResult:
     kept = [f for f in findings if options.selector.is_selected(f.code)]
     kept.sort(key=_sort_key)
-    return FileResult(path, tuple(kept), error=error, notes=tuple(notes), not_probed=not_probed)
+    return FileResult(
+        path,
+        tuple(kept),
+        error=error,
+        notes=tuple(notes),
+        not_probed=not_probed,
+        user_files=user_files,
+    )
 
 
 def _finish_probed(
-    path: str, probed: _Probed, options: CheckOptions, notes: list[str]
+    path: str, options: CheckOptions, probed: _Probed, notes: list[str] | None = None
 ) -> FileResult:
+    notes = [*(notes or []), *probed.notes]
     return _finish(
-        path, probed.findings, options, notes + probed.notes, probed.error, probed.not_probed
+        path,
+        probed.findings,
+        options,
+        notes,
+        probed.error,
+        probed.not_probed,
+        probed.user_files,
     )
 
 
@@ -205,7 +222,7 @@ def check_path(path: str, options: CheckOptions) -> FileResult:
         static = source_findings([path, *_loss_source(options)])
         if options.static_only:
             return _finish(path, static, options, [], not_probed=STATIC_FACTORY)
-        return _finish_probed(path, _run_probe(path, None, static, options), options, [])
+        return _finish_probed(path, options, _run_probe(path, None, static, options))
     from tfpcheck.model_file.load import read_model_file
     from tfpcheck.model_file.types import ModelReadError
     from tfpcheck.rules.context import StaticContext
@@ -243,7 +260,7 @@ def check_path(path: str, options: CheckOptions) -> FileResult:
     options, default_note = _default_loss(ctx, options)
     if default_note:
         notes.append(default_note)
-    return _finish_probed(path, _run_probe(path, model.flavor, findings, options), options, notes)
+    return _finish_probed(path, options, _run_probe(path, model.flavor, findings, options), notes)
 
 
 def check_paths(

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from tfpcheck.recorded_files import is_placeholder, why_unknown
+from tfpcheck.user_files import UserFile
 
 Tier = Literal["static", "probe"]
 
@@ -132,10 +133,21 @@ class FileResult:
     # Why the model was not probed (--static, no TensorFlow, TFP002, ...); None if it was.
     # Its findings are only what reading the file or its source could show.
     not_probed: str | None = None
+    # Where the result came from, not what it says: two results that report the same are
+    # equal whether or not one was served from the cache.
+    # The user's source files the check ran (the probe's imports); None when one changed
+    # while it ran. The result cache stores them with the result and checks them on a hit.
+    user_files: tuple[UserFile, ...] | None = field(default=(), compare=False)
+    # When the cached result was stored (seconds since the epoch); None: checked just now.
+    cached_at: float | None = field(default=None, compare=False)
 
     @property
     def probed(self) -> bool:
         return self.error is None and self.not_probed is None
+
+    @property
+    def cached(self) -> bool:
+        return self.cached_at is not None
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON report's entry for one file (also what the result cache stores)."""
@@ -146,4 +158,5 @@ class FileResult:
             "notes": list(self.notes),
             "probed": self.probed,
             "reason": self.not_probed,
+            "cached": self.cached,
         }

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from tfpcheck.findings import Finding
 from tfpcheck.losses import LossSpec
+from tfpcheck.user_files import UserFile
 
 # What the probe needs; tf_keras is only needed for tf_keras models (checked when loading).
 REQUIRED_MODULES = ("tensorflow", "tensorflow_probability")
@@ -42,6 +43,9 @@ class ProbeResult:
     error: tuple[str, str] | None = None  # (code, one-line message): a usage error
     # Why no probe pass ran (the model could not be loaded, ...); None when it was probed
     not_probed: str | None = None
+    # The user's source files the probe imported (set by the worker); None when one of them
+    # changed while the probe ran, so that the result is not cached.
+    user_files: tuple[UserFile, ...] | None = ()
 
 
 def tf_available() -> bool:

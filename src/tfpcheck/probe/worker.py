@@ -18,9 +18,13 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from tfpcheck.probe.channel import ChannelClosed, receive, send
+
+if TYPE_CHECKING:
+    from tfpcheck.probe import ProbeRequest, ProbeResult
 
 # Sent by the supervisor before it kills a worker that timed out or ran out of memory: the
 # Python stack of the main thread goes to stderr, so the finding can say where it was stuck.
@@ -71,9 +75,21 @@ def _reply(results: int, message: tuple[Any, ...]) -> None:
         send(results, ("failed", f"the probe result could not be sent back: {exc}", ""))
 
 
-def _serve(requests: int, results: int) -> int:
+def _probe_tracked(request: ProbeRequest, parent_path: list[str]) -> ProbeResult:
+    """Probe, and say which of the user's files it ran (for the result cache)."""
     from tfpcheck.probe import run_probe
+    from tfpcheck.probe.imports import UserImports
 
+    imports = UserImports()  # from here on, sys.path is put back after the probe
+    try:
+        sys.path.extend(p for p in parent_path if p not in sys.path)
+        result = run_probe(request)
+    finally:
+        user_files = imports.finish()
+    return replace(result, user_files=user_files)
+
+
+def _serve(requests: int, results: int) -> int:
     while True:
         try:
             _kind, request, cwd, parent_path = receive(requests)
@@ -81,9 +97,8 @@ def _serve(requests: int, results: int) -> int:
             return 0
         # Relative paths in the request mean what they meant to the caller.
         os.chdir(cwd)
-        sys.path.extend(p for p in parent_path if p not in sys.path)
         try:
-            reply: tuple[Any, ...] = ("result", run_probe(request))
+            reply: tuple[Any, ...] = ("result", _probe_tracked(request, parent_path))
         except Exception as exc:  # a bug of ours: the supervisor reports it, with traceback
             reply = _failure(exc)
         _reply(results, reply)

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import sys
+import time
 from dataclasses import replace
 from typing import Literal
 
@@ -130,13 +131,28 @@ def render(
                 _finding_block(console, finding, verbose)
             if unprobed and result.error is None:
                 console.print(f"  [yellow]not probed:[/yellow] {escape(result.not_probed)}")
-            for note in result.notes:
+            notes = [*result.notes, *([cache_note(result)] if verbose and result.cached else [])]
+            for note in notes:
                 console.print(f"  [dim]note: {escape(note)}[/dim]")
             if result.error is None and not result.findings:
                 clean = "clean" if result.probed else "no static finding"
                 console.print(f"  [green]{clean}[/green]")
             console.print()
     console.print(_summary_text(summary))
+
+
+def cache_note(result: FileResult) -> str:
+    stored = time.time() - (result.cached_at or 0.0)
+    return f"result from the cache (stored {_age(stored)} ago); --no-cache checks again"
+
+
+def _age(seconds: float) -> str:
+    seconds = max(seconds, 0.0)
+    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if unit == 'day' and count != 1 else ''}"
+    return f"{int(seconds)} s"
 
 
 def _summary_text(summary: Summary) -> Text:
