@@ -194,6 +194,7 @@ UNKEYED_OPTIONS = {
     "use_cache": "it decides whether the cache is asked at all",
     "timeout": "a probe cut short is never stored, and one that finished finds the same "
     "whatever the limit was",
+    "device": "it decides where the probe runs (CPU or GPU), not what it finds",
 }
 
 
