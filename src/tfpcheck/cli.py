@@ -216,7 +216,7 @@ def _no_paths_message(found: Any) -> str:
 def _check_options(values: dict[str, Any], given: set[str]) -> CheckOptions:
     """Options for the engine from the merged values (command line over configuration)."""
     from tfpcheck.engine import CheckOptions
-    from tfpcheck.losses import LossSpecError, parse_loss_spec
+    from tfpcheck.losses import LossSpecError, parse_loss_spec, unparsable_loss_file
     from tfpcheck.selection import Selector
 
     loss, from_logits = values["loss"], values["from_logits"]
@@ -224,6 +224,10 @@ def _check_options(values: dict[str, Any], given: set[str]) -> CheckOptions:
         spec = parse_loss_spec(loss, from_logits) if loss is not None else None
     except LossSpecError as exc:
         raise UsageError(f"--loss: {exc}") from None
+    # A loss file that does not parse fails every model the same way: say so once, up front.
+    unparsable = unparsable_loss_file(spec) if spec is not None else None
+    if unparsable is not None:
+        raise UsageError(unparsable)
     if spec is None and from_logits:
         if "from_logits" in given:
             raise UsageError("--from-logits goes with a Keras loss: --loss cce --from-logits")

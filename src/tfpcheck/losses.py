@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import os
 from dataclasses import dataclass
 from typing import Literal
 
@@ -102,3 +104,40 @@ def parse_loss_spec(text: str, from_logits: bool = False) -> LossSpec:
             "binary_crossentropy/bce, mse, mae, huber, kld, poisson, ...) or FILE.py:NAME"
         )
     return LossSpec("keras", name=name, from_logits=from_logits)
+
+
+def loss_file_error(
+    target: str, what: str, message: str, file: str | None, line: int | None
+) -> str:
+    """The one-line usage error for a `--loss FILE.py:NAME` (or module:NAME) whose module
+    cannot be imported: `what` (SyntaxError, ZeroDivisionError, ...) at `file`:`line`."""
+    given = target.rpartition(":")[0] or target  # FILE.py or module, as the user wrote it
+    place = ""
+    if line:
+        same = file is not None and os.path.abspath(file) == os.path.abspath(given)
+        place = f" at line {line}" if same or file is None else f" at {file}:{line}"
+    return f"--loss {given}: {what}{place}: {message}; fix the file or give another --loss"
+
+
+def unparsable_loss_file(spec: LossSpec) -> str | None:
+    """Why the FILE.py of `--loss FILE.py:NAME` cannot be imported, found by parsing it, not
+    running it (before TensorFlow starts, and with --static too); None when it parses, or
+    when it is not a file that can be read (the probe says what is wrong then)."""
+    if spec.kind != "function" or not spec.target:
+        return None
+    from tfpcheck.source_scan import file_of_spec
+
+    path = file_of_spec(spec.target)
+    if path is None:
+        return None
+    try:
+        source = path.read_bytes()
+        # Bytes, as the import system reads them: a coding line or a BOM is honoured.
+        compile(source, str(path), "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as exc:  # IndentationError and TabError too
+        return loss_file_error(spec.target, type(exc).__name__, exc.msg, None, exc.lineno)
+    except ValueError as exc:  # null bytes (Python 3.11)
+        return loss_file_error(spec.target, type(exc).__name__, str(exc), None, None)
+    except (OSError, RecursionError, MemoryError):  # unreadable, or too deep to parse here
+        return None
+    return None
