@@ -120,3 +120,10 @@ def test_require_probe_from_the_configuration(run_cli, tmp_path, monkeypatch) ->
     result = run_cli(FLIPOUT, "--static", "--no-cache")
     assert result.exit_code == 2
     assert result.stderr.startswith("tfpcheck: error: --require-probe: ")
+
+
+def test_a_model_that_could_not_be_loaded_does_not_claim_a_default_loss(run_cli) -> None:
+    result = run_cli(model_path("tfk_mvn_tril.keras"), "--unsafe", "--no-cache", "--format", "json")
+    (entry,) = result.json()["files"]
+    assert (entry["probed"], entry["reason"]) == (False, "the model could not be loaded (TFP009)")
+    assert not any("probing with --loss nll" in note for note in entry["notes"])

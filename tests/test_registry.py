@@ -19,6 +19,7 @@ SPEC_NAMES = {
     "TFP006": "save-roundtrip-fails",
     "TFP007": "dangerous-serialized-code",
     "TFP008": "probe-did-not-finish",
+    "TFP009": "saved-layer-cannot-be-reloaded",
     "TFP101": "loss-broadcasts-across-batch",
     "TFP102": "batch-dependent-failure",
     "TFP103": "extra-loss-axes",

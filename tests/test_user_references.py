@@ -58,8 +58,8 @@ CASES = [
     ),
     (
         ["--loss", "badsyntax.py:nll", MODEL],
-        "--loss badsyntax.py:nll: badsyntax.py does not parse at line 2: "
-        "'(' was never closed; fix the file",
+        "--loss badsyntax.py:nll: SyntaxError at line 2: '(' was never closed; "
+        "fix the file or give another --loss",
     ),
     (
         ["--loss", "no_such_module_xyz:nll", MODEL],

@@ -165,6 +165,8 @@ def _finish_probed(
     path: str, options: CheckOptions, probed: _Probed, notes: list[str] | None = None
 ) -> FileResult:
     notes = [*(notes or []), *probed.notes]
+    if probed.not_probed is not None:  # the default loss was never evaluated
+        notes = [note for note in notes if note != DEFAULT_NLL_NOTE]
     return _finish(
         path,
         probed.findings,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 from dataclasses import dataclass
 from typing import Literal
 
@@ -107,3 +108,20 @@ def parse_loss_spec(text: str, from_logits: bool = False) -> LossSpec:
             "binary_crossentropy/bce, mse, mae, huber, kld, poisson, ...) or FILE.py:NAME"
         )
     return LossSpec("keras", name=name, from_logits=from_logits)
+
+
+LOSS_FILE_FIX = "fix the file or give another --loss"
+
+
+def loss_file_error(
+    target: str, what: str, message: str, file: str | None, line: int | None
+) -> str:
+    """The one-line usage error for a `--loss FILE.py:NAME` (or module:NAME) whose module
+    cannot be imported: `what` (SyntaxError, ZeroDivisionError, ...) at `file`:`line`."""
+    given = target.rpartition(":")[0] or target  # FILE.py or module, as the user wrote it
+    place = ""
+    if line:
+        same = file is not None and os.path.abspath(file) == os.path.abspath(given)
+        place = f" at line {line}" if same or file is None else f" at {file}:{line}"
+    return f"--loss {target}: {what}{place}: {message}; {LOSS_FILE_FIX}"
+    return None

@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from tfpcheck.losses import LOSS_FILE_FIX
 from tfpcheck.references import (
     BadReference,
     check_code_reference,
@@ -53,7 +54,7 @@ def _check_option(what: str, value: str) -> None:
         reference = parse_code_reference(value)
         if reference is None:
             raise BadReference(f"--loss {value}: expected FILE.py:NAME or module:NAME")
-        check_code_reference(reference, f"--loss {value}")
+        check_code_reference(reference, f"--loss {value}", LOSS_FILE_FIX)
     elif what == "--custom-objects":
         check_module_target(value, f"--custom-objects {value}")
     elif not os.path.isfile(value):

@@ -77,7 +77,7 @@ def module_file(target: str, search: list[str] | None = None) -> Path | None:
     return None
 
 
-def _parse(path: Path, what: str) -> ast.Module | None:
+def _parse(path: Path, what: str, fix: str = "fix the file") -> ast.Module | None:
     """The file's tree; None when it nests deeper than `ast` can build (Python may still
     import it: only the probe can tell)."""
     shown = _display(path)
@@ -93,13 +93,12 @@ def _parse(path: Path, what: str) -> ast.Module | None:
         raise BadReference(f"{what}: cannot read {shown} ({exc.strerror or exc})") from None
     try:
         return ast.parse(source, filename=str(path))
-    except SyntaxError as exc:
+    except SyntaxError as exc:  # IndentationError and TabError too
         line = f" at line {exc.lineno}" if exc.lineno else ""
-        raise BadReference(
-            f"{what}: {shown} does not parse{line}: {exc.msg}; fix the file"
-        ) from None
+        name = type(exc).__name__
+        raise BadReference(f"{what}: {name}{line}: {exc.msg}; {fix}") from None
     except ValueError as exc:  # null bytes
-        raise BadReference(f"{what}: {shown} does not parse: {exc}") from None
+        raise BadReference(f"{what}: {shown} does not parse: {exc}; {fix}") from None
     except RecursionError:
         return None
 
@@ -163,7 +162,7 @@ def _check_defines(tree: ast.Module, name: str, where: str) -> str | None:
     return _missing(rest[0], members, f"{where}'s class {first}")
 
 
-def check_code_reference(reference: CodeReference, what: str) -> None:
+def check_code_reference(reference: CodeReference, what: str, fix: str = "fix the file") -> None:
     """BadReference when the file or module does not exist, does not parse, or does not
     define NAME. `what` names the reference in the message: "models.py:build", "--loss"."""
     if reference.is_file:
@@ -175,7 +174,7 @@ def check_code_reference(reference: CodeReference, what: str) -> None:
             _check_module_exists(reference.target, what)
             return  # an extension module, a zip import: the probe's import will tell
         path, where = found, reference.target
-    tree = _parse(path, what)
+    tree = _parse(path, what, fix)
     if tree is None:
         return
     problem = _check_defines(tree, reference.name, where)

@@ -6,13 +6,16 @@ import json
 import os
 import re
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tfpcheck.findings import Confidence, Finding, Where
 from tfpcheck.probe.frames import ErrorSummary, summarize_error
+from tfpcheck.probe.rebuild import Unrebuildable, unrebuildable_layer
 from tfpcheck.probe.user_code import UserCodeError, call_factory, module_objects
 from tfpcheck.references import is_code_reference
+from tfpcheck.rules import tfp009_saved_layer_cannot_be_reloaded as tfp009
 from tfpcheck.rules.tfp004_keras_flavor_mismatch import RULE as TFP004
 from tfpcheck.rules.tfp005_unknown_custom_object import RULE as TFP005
 from tfpcheck.rules.tfp108_loss_or_forward_fails import RULE as TFP108
@@ -146,7 +149,9 @@ def missing_keras(package: str, context: str) -> Finding:
     )
 
 
-def unknown_object(summary: ErrorSummary, kind: str, name: str, path: str) -> Finding:
+def unknown_object(
+    summary: ErrorSummary, kind: str, name: str, path: str, where: Where | None = None
+) -> Finding:
     return _probe_finding(
         TFP005,
         f"loading {os.path.basename(path)} needs the {kind} '{name}', which is not "
@@ -155,7 +160,7 @@ def unknown_object(summary: ErrorSummary, kind: str, name: str, path: str) -> Fi
         f"module defining '{name}'), or register it where it is defined with "
         "@keras.saving.register_keras_serializable() (tf_keras: "
         "@tf_keras.saving.register_keras_serializable()).",
-        Where(),
+        where or Where(),
         {"object": name, "kind": kind, "error": summary.describe()},
     )
 
@@ -171,7 +176,9 @@ def load_failure(summary: ErrorSummary, what: str) -> Finding:
     )
 
 
-def _classify_load_error(exc: BaseException, path: str, flavor: str) -> LoadFailure:
+def _classify_load_error(
+    exc: BaseException, path: str, flavor: str, keras: Any, objects: Mapping[str, Any]
+) -> LoadFailure:
     summary = summarize_error(exc)
     text = str(exc)
     if isinstance(exc, ModuleNotFoundError) and exc.name in {"tf_keras", "keras"}:
@@ -182,12 +189,14 @@ def _classify_load_error(exc: BaseException, path: str, flavor: str) -> LoadFail
     ):
         return LoadFailure([flavor_mismatch(summary, f"loading {os.path.basename(path)}")])
     match = UNKNOWN_OBJECT.search(text)
+    if match and flavor == KERAS3 and match.group(3) in TFP_LAYER_NAMES:
+        return LoadFailure([flavor_mismatch(summary, f"loading {os.path.basename(path)}")])
+    saved = unrebuildable_layer(exc, path, keras, objects)
+    if saved is not None:
+        return LoadFailure([_unrebuildable(saved, summary, path, flavor, keras)])
     if match:
         kind = (match.group(1) or match.group(2) or "object").lower()
-        name = match.group(3)
-        if flavor == KERAS3 and name in TFP_LAYER_NAMES:
-            return LoadFailure([flavor_mismatch(summary, f"loading {os.path.basename(path)}")])
-        return LoadFailure([unknown_object(summary, kind, name, path)])
+        return LoadFailure([unknown_object(summary, kind, match.group(3), path)])
     if SAFE_MODE.search(text):
         return LoadFailure(
             notes=[
@@ -196,6 +205,20 @@ def _classify_load_error(exc: BaseException, path: str, flavor: str) -> LoadFail
             ]
         )
     return LoadFailure([load_failure(summary, f"loading {os.path.basename(path)}")])
+
+
+def _unrebuildable(
+    saved: Unrebuildable, summary: ErrorSummary, path: str, flavor: str, keras: Any
+) -> Finding:
+    layer = saved.layer
+    where = Where(layer=layer.name, layer_index=layer.index)
+    if layer.is_tfp and flavor == KERAS3:
+        return flavor_mismatch(summary, f"loading {os.path.basename(path)}")
+    if layer.cause == "unregistered" and not layer.is_tfp:
+        # The user's own class: its code is what the loader lacks.
+        return unknown_object(summary, "layer", layer.class_name, path, where)
+    keras_name = f"{'tf_keras' if flavor == TF_KERAS else 'Keras'} {keras.__version__}"
+    return tfp009.finding(layer, saved.error, os.path.basename(path), keras_name)
 
 
 def _custom_objects(reference: str | None) -> dict[str, Any]:
@@ -234,7 +257,7 @@ def load_model_file(
         model = load(path, compile=True, **kwargs)
         return Loaded(model, flavor, keras, compiled_loss=getattr(model, "loss", None))
     except Exception as exc:  # a user's file: every failure becomes a finding
-        first = _classify_load_error(exc, path, flavor)
+        first = _classify_load_error(exc, path, flavor, keras, objects)
     # The compile config may be what failed (a loss function we cannot find): without it the
     # model may still load, and --loss may not need the compiled loss at all.
     if not first.findings or first.findings[0].code != "TFP005":

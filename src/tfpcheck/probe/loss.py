@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from tfpcheck.losses import LOGIT_AWARE_LOSSES, LossSpec, canonical_loss_name
+from tfpcheck.losses import LOGIT_AWARE_LOSSES, LossSpec, canonical_loss_name, loss_file_error
 from tfpcheck.probe.frames import Site
 from tfpcheck.probe.instrument import shape_of
 from tfpcheck.probe.observations import LossInfo, Shape
-from tfpcheck.probe.user_code import resolve
+from tfpcheck.probe.user_code import UserCodeError, import_module, resolve, split_reference
 
 # Class names of the Keras losses that accept from_logits, in both Kerases.
 LOSS_CLASSES = {
@@ -181,6 +181,29 @@ def _from_object(obj: Any, keras: Any, from_logits: bool, label: str) -> tuple[L
         f"the loss {label} is a {type(obj).__name__}; tfpcheck probes one loss for a "
         "single-output model: pass --loss"
     )
+
+
+def import_loss_module(spec: LossSpec | None) -> str | None:
+    """Import the module of `--loss FILE.py:NAME` / `module:NAME` before the model: one whose
+    code raises on import fails every model alike, so it is a usage error that names the file
+    and line (returned here), never a finding about the model. None when it imports."""
+    if spec is None or spec.kind != "function" or not spec.target:
+        return None
+    try:
+        target, _ = split_reference(spec.target)
+    except ValueError:
+        return None  # build_loss says what is wrong with the reference
+    try:
+        import_module(target)
+    except UserCodeError as exc:
+        error, summary = exc.exception, exc.summary
+        if isinstance(error, SyntaxError):  # raised by the import system: no frame of the file
+            what = type(error).__name__
+            return loss_file_error(spec.target, what, error.msg, error.filename, error.lineno)
+        site = summary.site
+        file, line = (site.file, site.line) if site is not None else (None, None)
+        return loss_file_error(spec.target, summary.kind, summary.message, file, line)
+    return None
 
 
 def build_loss(spec: LossSpec | None, loaded: Any) -> LossPlan:

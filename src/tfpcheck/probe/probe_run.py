@@ -32,7 +32,7 @@ from tfpcheck.probe.load import (
     load_failure,
     load_model_file,
 )
-from tfpcheck.probe.loss import LossUsageError, build_loss
+from tfpcheck.probe.loss import LossUsageError, build_loss, import_loss_module
 from tfpcheck.probe.observations import (
     ForwardEval,
     LayerInfo,
@@ -93,6 +93,9 @@ class ProbeRun:
 
     def run(self) -> ProbeResult:
         try:
+            broken_loss = import_loss_module(self.request.loss)
+            if broken_loss is not None:
+                return self.result(("usage", broken_loss))
             loaded = self.load()
         except UserReferenceError as exc:
             return self.result(("usage", str(exc)))
