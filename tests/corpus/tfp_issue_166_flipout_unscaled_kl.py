@@ -29,7 +29,7 @@ BUG = (
 )
 EXPECTED: tuple[str, ...] = ("TFP402",)
 NUM_EXAMPLES = 1000  # random_xdata = np.random.normal(0, 1, (1000, 1))
-ARGS = ("--num-examples", str(NUM_EXAMPLES))
+ARGS = ("--num-examples", "1000")  # NUM_EXAMPLES
 
 
 def build() -> tuple[Model, str]:

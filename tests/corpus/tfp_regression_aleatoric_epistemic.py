@@ -30,7 +30,7 @@ ADAPTED = (
 BUG = None
 EXPECTED: tuple[str, ...] = ()
 NUM_EXAMPLES = 150  # load_dataset(n=150)
-ARGS = ("--num-examples", str(NUM_EXAMPLES))
+ARGS = ("--num-examples", "150")  # NUM_EXAMPLES
 
 
 def negloglik(y: Any, rv_y: Any) -> Any:
