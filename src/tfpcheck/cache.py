@@ -244,6 +244,7 @@ def result_key(path: str, options: CheckOptions, is_factory: bool) -> str | None
     entry lists them (`ResultCache.get` checks them).
     """
     try:
+        model: dict[str, Any]
         if is_factory:
             model = {"factory": _target_fingerprint(path.rpartition(":")[0])}
         else:

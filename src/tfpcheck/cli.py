@@ -225,7 +225,8 @@ def check(
         raise UsageError(_no_paths_message(found))
     options = _check_options(plan.values, given)
     per_path = {path: _check_options(values, given) for path, values in plan.per_path.items()}
-    from tfpcheck.preflight import BadReference, check_references
+    from tfpcheck.preflight import check_references
+    from tfpcheck.references import BadReference
 
     try:
         check_references(plan.paths, [options, *per_path.values()])
@@ -449,7 +450,10 @@ def explain_text(rule: object) -> str:
 
     assert isinstance(rule, Rule)
     doc = rule.doc
-    indent = lambda block: "\n".join("    " + line for line in block.splitlines())  # noqa: E731
+
+    def indent(block: str) -> str:
+        return "\n".join("    " + line for line in block.splitlines())
+
     return (
         f"{rule.code} {rule.name} ({rule.severity.value}; {'/'.join(rule.tiers)})\n"
         f"{rule.title}\n\n"

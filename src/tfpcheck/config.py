@@ -113,7 +113,7 @@ def _integer(minimum: int) -> Callable[[Any, Path], int]:
     def check(value: Any, base: Path) -> int:
         if not _is_int(value) or value < minimum:
             raise _BadValue(f"must be an integer >= {minimum}")
-        return value
+        return int(value)
 
     return check
 
@@ -145,7 +145,7 @@ def _choice(choices: Callable[[], list[str]]) -> Callable[[Any, Path], str]:
         allowed = choices()
         if value not in allowed:
             raise _BadValue("must be one of " + ", ".join(f'"{c}"' for c in allowed))
-        return value
+        return str(value)
 
     return check
 
@@ -392,7 +392,7 @@ def read_config(file: Path) -> Config:
     else:
         table, top, models = document, f"{display(file)}:", "[[models]]"
     values = _read_values(table, TOP_KEYS, top, base)
-    tables = ()
+    tables: tuple[ModelTable, ...] = ()
     if "models" in table:
         tables = _read_models(table["models"], f"{display(file)}:", models, base)
     return Config(file=file, values=values, models=tables)

@@ -16,7 +16,9 @@ class Selector:
 
     @classmethod
     def from_lists(cls, select: list[str] | None, ignore: list[str] | None) -> Selector:
-        norm = lambda items: tuple(p.strip().upper() for p in items if p.strip())  # noqa: E731
+        def norm(items: list[str]) -> tuple[str, ...]:
+            return tuple(p.strip().upper() for p in items if p.strip())
+
         return cls(norm(select) if select else ("TFP",), norm(ignore or []))
 
     def is_selected(self, code: str) -> bool:

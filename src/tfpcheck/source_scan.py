@@ -276,9 +276,11 @@ class _Visitor(ast.NodeVisitor):
         for scope_node, function in _functions(tree):
             scope = _Scope(scope_node)
             for node in ast.walk(scope_node):
-                callee = _dotted(node.func) if isinstance(node, ast.Call) else None
-                if callee and _is_distribution(callee) and node.keywords:  # type: ignore[union-attr]
-                    self._distribution(node, callee, scope, function)  # type: ignore[arg-type]
+                if not isinstance(node, ast.Call):
+                    continue
+                callee = _dotted(node.func)
+                if callee and _is_distribution(callee) and node.keywords:
+                    self._distribution(node, callee, scope, function)
 
     def _distribution(self, node: ast.Call, callee: str, scope: _Scope, function: str) -> None:
         if any(d.line == node.lineno and d.callee == callee for d in self.distributions):

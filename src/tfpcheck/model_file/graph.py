@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from tfpcheck.model_file.json_text import type_name
 from tfpcheck.model_file.limits import MAX_MODEL_DEPTH, MAX_WALK_DEPTH
@@ -419,7 +419,7 @@ def _triples(value: Any, path: str, depth: int, required: bool = True) -> list[_
     return [r for k, v in items for r in _triples(v, sep.format(path, k), depth + 1, required)]
 
 
-def _is_triple(value: Any) -> bool:
+def _is_triple(value: Any) -> TypeGuard[list[Any]]:
     return (
         isinstance(value, list)
         and len(value) >= 3

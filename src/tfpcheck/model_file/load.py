@@ -11,7 +11,7 @@ from tfpcheck.model_file.graph import build_graph
 from tfpcheck.model_file.h5_file import read_h5
 from tfpcheck.model_file.keras_archive import read_keras_archive, read_keras_dir
 from tfpcheck.model_file.raw import RawModel
-from tfpcheck.model_file.types import ModelFile, ModelReadError
+from tfpcheck.model_file.types import Flavor, ModelFile, ModelReadError
 
 
 def read_model_file(path: str | os.PathLike[str]) -> ModelFile:
@@ -46,7 +46,7 @@ def _interpret(path: str, raw: RawModel) -> ModelFile:
     except RecursionError:
         raise ModelReadError("the model config nests too deeply to read") from None
     # .h5 files predate Keras 3's own format, so a guess without a version leans tf_keras
-    default = "tf_keras" if raw.format == "h5" else "keras3"
+    default: Flavor = "tf_keras" if raw.format == "h5" else "keras3"
     flavor = flavor_from_version(raw.keras_version) or guess_flavor(raw.config, default)
     return ModelFile(
         path=path,

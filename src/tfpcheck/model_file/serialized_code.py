@@ -164,7 +164,8 @@ class _Collector:
 
     def _closure(self, closure: Any, where: str, depth: int) -> tuple[Any, ...] | None:
         if not isinstance(closure, list):
-            return _freeze(closure)
+            frozen: tuple[Any, ...] | None = _freeze(closure)  # None, or as stored
+            return frozen
         values: list[Any] = []
         for i, item in enumerate(closure):
             item_where = f"{where}.closure[{i}]"

@@ -16,7 +16,7 @@ from typing import Any
 from tfpcheck.findings import Finding
 from tfpcheck.model_file.compile_config import read_losses
 from tfpcheck.model_file.graph import build_graph
-from tfpcheck.model_file.types import ModelFile
+from tfpcheck.model_file.types import LossConfig, ModelFile
 from tfpcheck.probe.load import Loaded
 
 # Rules about a file (unreadable, serialized code, bytecode versions, Keras flavor): they
@@ -32,7 +32,7 @@ def describe_live(loaded: Loaded) -> ModelFile | None:
         graph = build_graph(json.loads(json.dumps(config, default=_unserializable)))
     except Exception:  # an exotic model: the probe still runs, only these rules do not
         return None
-    losses = []
+    losses: list[LossConfig] = []
     compile_config = _compile_config(loaded, keras)
     if compile_config is not None:
         try:

@@ -201,10 +201,10 @@ def instrumented(recorder: Recorder) -> Iterator[Recorder]:
         original_init(self, *args, **kwargs)
         recorder.built(self)
 
-    Distribution.log_prob = log_prob  # type: ignore[method-assign]
-    Distribution.__init__ = init  # type: ignore[method-assign]
+    Distribution.log_prob = log_prob
+    Distribution.__init__ = init
     try:
         yield recorder
     finally:
-        Distribution.log_prob = original_log_prob  # type: ignore[method-assign]
-        Distribution.__init__ = original_init  # type: ignore[method-assign]
+        Distribution.log_prob = original_log_prob
+        Distribution.__init__ = original_init

@@ -16,6 +16,7 @@ from tfpcheck.probe.rebuild import Unrebuildable, unrebuildable_layer
 from tfpcheck.probe.user_code import UserCodeError, call_factory, module_objects
 from tfpcheck.references import is_code_reference
 from tfpcheck.rules import tfp009_saved_layer_cannot_be_reloaded as tfp009
+from tfpcheck.rules.base import Rule
 from tfpcheck.rules.tfp004_keras_flavor_mismatch import RULE as TFP004
 from tfpcheck.rules.tfp005_unknown_custom_object import RULE as TFP005
 from tfpcheck.rules.tfp108_loss_or_forward_fails import RULE as TFP108
@@ -105,7 +106,9 @@ def file_flavor(path: str) -> str:
     return KERAS3 if version.startswith("3") else TF_KERAS
 
 
-def _probe_finding(rule: Any, message: str, fix: str, where: Where, evidence: dict) -> Finding:
+def _probe_finding(
+    rule: Rule, message: str, fix: str, where: Where, evidence: dict[str, Any]
+) -> Finding:
     return rule.finding(message, fix, where, evidence, tier="probe", confidence=Confidence.HIGH)
 
 

@@ -321,7 +321,8 @@ class ProbeRun:
                 f"the model is slow: TFP107 skipped, TFP106 checked on {len(summaries)} examples"
             )
             losses = []
-        batch_summary = obs.forwards[n].output.summary if obs.forwards[n].output else None
+        batch_output = obs.forwards[n].output
+        batch_summary = batch_output.summary if batch_output is not None else None
         max_diff, worst = _output_difference(batch_summary, summaries, n)
         obs.singles = SinglesEval(
             target, max_diff, worst, losses, batch_eval.data_loss, int(per_example)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tfpcheck.findings import Confidence, Finding, Severity, Where
 from tfpcheck.probe.frames import Site
 from tfpcheck.probe.observations import DistRecord, LossEval, Observation, fmt_shape
 
+if TYPE_CHECKING:  # rules import this module: only the type, never the import
+    from tfpcheck.rules.base import Rule
+
 
 def probe_finding(
-    rule: Any,
+    rule: Rule,
     message: str,
     fix: str,
     where: Where,

@@ -147,8 +147,10 @@ def _is_noise(line: str) -> bool:
     if not line.strip() or line.startswith("Extension modules:"):
         return True
     match = _FRAME.match(line)
-    return bool(match) and (
-        match["file"].startswith("<frozen") or os.path.abspath(match["file"]).startswith(_OWN_DIR)
+    if match is None:
+        return False
+    return match["file"].startswith("<frozen") or os.path.abspath(match["file"]).startswith(
+        _OWN_DIR
     )
 
 
@@ -242,7 +244,8 @@ class Worker:
             readable, _, _ = select.select([self.results], [], [], step)
             if readable:
                 try:
-                    return receive(self.results)
+                    message: tuple[Any, ...] = receive(self.results)
+                    return message
                 except ChannelClosed:
                     return self.stop("crashed")
             if memory is not None:
@@ -354,7 +357,8 @@ class Supervisor:
                 for line in worker.output():
                     print(f"[probe worker] {line}", file=sys.stderr)
         if reply[0] == "result":
-            return reply[1]
+            result: ProbeResult = reply[1]
+            return result
         _kind, summary, worker_traceback = reply
         if debug and worker_traceback:  # the parent's traceback alone would not show where
             raise WorkerError(f"{summary}\n\nin the probe worker:\n{worker_traceback}")

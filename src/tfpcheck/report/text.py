@@ -129,7 +129,7 @@ def render(
                 console.print(line)
             for finding in result.findings:
                 _finding_block(console, finding, verbose)
-            if unprobed and result.error is None:
+            if unprobed and result.error is None and result.not_probed is not None:
                 console.print(f"  [yellow]not probed:[/yellow] {escape(result.not_probed)}")
             notes = [*result.notes, *([cache_note(result)] if verbose and result.cached else [])]
             for note in notes:

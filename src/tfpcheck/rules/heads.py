@@ -210,8 +210,8 @@ def _head_for(layer: Layer) -> Head | None:
         calls = [c for c in fn.calls if is_distribution_call(c)]
         if calls:
             outer = calls[-1]
-            param = "logits" if outer.kwarg("logits") else "probs" if outer.kwarg("probs") else None
-            return Head(layer, [c.short_name for c in calls], calls, fn, param)
+            given = "logits" if outer.kwarg("logits") else "probs" if outer.kwarg("probs") else None
+            return Head(layer, [c.short_name for c in calls], calls, fn, given)
     fns = user_functions(layer)
     return Head(layer, [], function=fns[0] if fns else None)
 

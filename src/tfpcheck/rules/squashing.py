@@ -70,7 +70,7 @@ def squash_findings(ctx: StaticContext, rule: Rule, squash: Squash) -> Iterator[
             )
         else:
             fix_text = f"Feed raw logits to {head.layer.class_name}: {fix}."
-        evidence = {
+        evidence: dict[str, str | None] = {
             "activation_layer": source.name,
             "activation": squash.activation,
             "consumer": head.layer.name,

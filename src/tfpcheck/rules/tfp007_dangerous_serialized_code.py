@@ -28,14 +28,14 @@ def check(ctx: StaticContext) -> Iterator[Finding]:
                     confidence=Confidence.HIGH,
                 )
     for loss in ctx.model.losses:
-        fn = loss.function
-        if fn is not None and fn.dangerous:
+        loss_fn = loss.function
+        if loss_fn is not None and loss_fn.dangerous:
             yield RULE.finding(
-                f"the compiled loss stores code that calls {', '.join(fn.dangerous)}: "
+                f"the compiled loss stores code that calls {', '.join(loss_fn.dangerous)}: "
                 "loading this model would execute it",
                 FIX,
-                function_where(fn),
-                {"calls": list(fn.dangerous), "source": fn.source},
+                function_where(loss_fn),
+                {"calls": list(loss_fn.dangerous), "source": loss_fn.source},
                 confidence=Confidence.HIGH,
             )
 

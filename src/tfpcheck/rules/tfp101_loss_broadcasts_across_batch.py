@@ -28,7 +28,7 @@ def grows_as_n_squared(
     e1, en = _elements(shape_1), _elements(shape_n)
     if e1 is None or en is None or n < 2 or e1 == 0:
         return False
-    return en == e1 * n * n and sum(1 for d in shape_n or () if d == n) >= 2  # type: ignore[union-attr]
+    return en == e1 * n * n and sum(1 for d in shape_n or () if d == n) >= 2
 
 
 def rank_aligned(code: str) -> str | None:

@@ -74,19 +74,19 @@ def check_probe(obs: Observation) -> Iterator[Finding]:
         e1, en = obs.pair(target)
         if e1 is None or en is None or bool(e1.error) == bool(en.error):
             continue
-        failed, ok = (e1, en) if e1.error else (en, e1)
-        assert failed.error is not None
-        if failed.error.message in reported:
+        bad, good = (e1, en) if e1.error else (en, e1)
+        assert bad.error is not None
+        if bad.error.message in reported:
             continue
-        reported.add(failed.error.message)
+        reported.add(bad.error.message)
         yield _make(
             obs,
-            failed.stage,
-            ok.batch_size,
-            failed.batch_size,
-            failed.error,
+            bad.stage,
+            good.batch_size,
+            bad.batch_size,
+            bad.error,
             target.label,
-            severity_for([failed], RULE.severity),
+            severity_for([bad], RULE.severity),
         )
 
 

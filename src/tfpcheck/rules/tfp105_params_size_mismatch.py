@@ -109,7 +109,7 @@ def check(ctx: StaticContext) -> Iterator[Finding]:
             continue
         expected = mismatch["expected_units"]
         widths = mismatch["widths"]
-        assert isinstance(widths, dict)
+        assert isinstance(widths, dict) and isinstance(expected, int)
         described = ", ".join(f"{k} takes {w}" for k, w in widths.items())
         yield RULE.finding(
             f"{keras_layer_call(source)} feeds {units} values to '{head.layer.name}', whose "

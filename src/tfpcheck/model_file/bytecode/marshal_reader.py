@@ -294,7 +294,7 @@ class _Reader:
         value = self.typed(tuple, field)
         if not all(isinstance(item, str) for item in value):
             raise self.fail(f"{field} holds something other than strings")
-        return value
+        return tuple(str(item) for item in value)
 
     def check_code(self, code: bytes) -> bytes:
         if len(code) % 2:
@@ -332,6 +332,8 @@ def read_code(data: bytes) -> CodeObject:
             errors.append(f"as Python {layout}: {exc}")
             continue
         TreeMeter().check(code, "the code object")
+        if not isinstance(code, CodeObject):
+            raise BytecodeError(f"marshal data holds {type(code).__name__}, not a code object")
         return code
     if len(data) > 17 and data[17] & ~FLAG_REF == ord("s"):
         # Python 2 stores 4 ints before co_code

@@ -77,7 +77,7 @@ def live_table() -> OpcodeTable:
         caches = {opcode.opmap[name]: n for name, n in entries.items() if n}
     elif entries is not None:  # 3.11, 3.12: a list indexed by opcode
         caches = {num: n for num, n in enumerate(entries) if n and num in ops}
-    named = {
+    named: dict[str, int] = {
         name: opcode.opmap[name]
         for name in ("EXTENDED_ARG", "LOAD_GLOBAL", "LOAD_NAME", "IMPORT_NAME", "RESUME")
         if name in opcode.opmap
