@@ -9,7 +9,7 @@ from tfpcheck.model_file.bytecode.expr_query import contains_call, walk
 from tfpcheck.model_file.types import Expr
 from tfpcheck.rules.base import Rule, RuleDoc
 from tfpcheck.rules.context import StaticContext
-from tfpcheck.rules.heads import distribution_heads, layer_where
+from tfpcheck.rules.heads import activation_source, distribution_heads, layer_where
 
 POSITIVE_PARAMETERS = frozenset(
     {
@@ -29,8 +29,24 @@ POSITIVE_TRANSFORMS = frozenset(
 )
 
 
+# Activations whose every output is > 0: a slice of such a layer's outputs is positive.
+POSITIVE_ACTIVATIONS = frozenset({"softplus", "exponential", "sigmoid", "softmax"})
+
+
 def _uses(expr: Expr, name: str) -> bool:
     return any(node.kind == "name" and node.value == name for node in walk(expr))
+
+
+def _keeps_sign(expr: Expr) -> bool:
+    """Slices of the input, plus positive constants: positive wherever the input is."""
+    for node in walk(expr):
+        if node.kind == "binop" and node.value != "+":
+            return False
+        if node.kind == "const" and isinstance(node.value, int | float) and node.value < 0:
+            return False
+        if node.kind in {"call", "unary", "attr", "unknown"}:
+            return False
+    return True
 
 
 def check(ctx: StaticContext) -> Iterator[Finding]:
@@ -39,11 +55,15 @@ def check(ctx: StaticContext) -> Iterator[Finding]:
         if fn is None or not fn.argnames:
             continue
         argname = fn.argnames[0]
+        feeding = activation_source(ctx.model, head.layer)
+        positive_input = feeding is not None and feeding[1] in POSITIVE_ACTIVATIONS
         for call in head.calls:
             for key, expr in call.kwargs:
                 if key not in POSITIVE_PARAMETERS or not _uses(expr, argname):
                     continue
                 if contains_call(expr, set(POSITIVE_TRANSFORMS)):
+                    continue
+                if positive_input and _keeps_sign(expr):  # Dense(2, activation='softplus')
                     continue
                 raw = expr.render()
                 yield RULE.finding(

@@ -18,6 +18,11 @@ from tfpcheck.rules.heads import (
 )
 
 SQUASHING = frozenset({"relu", "relu6", "sigmoid", "hard_sigmoid", "softmax", "exponential"})
+# Logits must range over all reals: anything that bounds them, or bends the negative half
+# (leaky_relu, elu, selu keep it but squash it), limits how confident the model can be.
+CLAMPS_LOGITS = SQUASHING | frozenset(
+    {"elu", "selu", "leaky_relu", "prelu", "softplus", "tanh", "gelu", "silu", "swish", "mish"}
+)
 
 
 def _reported_elsewhere(head: Head, activation: str) -> bool:
@@ -36,15 +41,22 @@ def check(ctx: StaticContext) -> Iterator[Finding]:
         if found is None:
             continue
         source, activation = found
-        if activation not in SQUASHING or _reported_elsewhere(head, activation):
+        logits = head.parameterization == "logits"
+        harmful = CLAMPS_LOGITS if logits else SQUASHING
+        if activation not in harmful or _reported_elsewhere(head, activation):
             continue
         target = head.layer.class_name if head.is_builtin else ", ".join(head.distributions)
         relu_note = " (relu also zeroes the gradient of every negative unit)"
+        what = (
+            "logits cannot range over all reals, so the class probabilities cannot take the "
+            "values they need"
+            if logits
+            else "locations and log-scales cannot take the values they need"
+        )
         yield RULE.finding(
             f"{keras_layer_call(source)} applies {activation} to the values that become the "
-            f"parameters of '{head.layer.name}' ({target or 'a distribution'}): locations "
-            "and log-scales cannot take the values they need"
-            + (relu_note if "relu" in activation else ""),
+            f"parameters of '{head.layer.name}' ({target or 'a distribution'}): {what}"
+            + (relu_note if activation in {"relu", "relu6"} else ""),
             f"Feed '{head.layer.name}' from a layer with no activation: drop "
             f"activation={activation!r} from '{source.name}', or keep it as a hidden layer and "
             f"insert a linear Dense between '{source.name}' and '{head.layer.name}'; constrain "
@@ -69,7 +81,9 @@ RULE = Rule(
         what=(
             "Finds a relu, sigmoid or softmax activation on the layer whose outputs become "
             "distribution parameters (the input of a `DistributionLambda` or of a tfp.layers "
-            "distribution layer)."
+            "distribution layer); for logits (`logits=`, `OneHotCategorical`, "
+            "`IndependentBernoulli`) also elu, selu, leaky_relu, softplus, tanh and the like, "
+            "on a Dense, a convolution or a Bayesian layer (`DenseFlipout(activation=...)`)."
         ),
         why=(
             "Distribution layers expect unconstrained real values: they turn them into "
