@@ -89,3 +89,13 @@ def test_clamped_logits_say_what_they_lose(run_cli) -> None:
         "activation": "elu",
         "consumer": "label",
     }
+
+
+def test_save_roundtrip_info_only_with_verbose(run_cli) -> None:
+    reference = f"{FIXTURES / 'factories' / 'logits_heads.py'}:onehot_from_logits"
+    quiet = _check(run_cli, reference)
+    assert [f["code"] for f in quiet["findings"]] == []
+    verbose = run_cli(reference, "--no-cache", "--format", "json", "-v").json()["files"][0]
+    assert [f["code"] for f in verbose["findings"]] == ["TFP006"]
+    selected = run_cli(reference, "--no-cache", "--format", "json", "--select", "TFP006")
+    assert [f["code"] for f in selected.json()["files"][0]["findings"]] == ["TFP006"]

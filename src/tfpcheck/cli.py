@@ -75,6 +75,18 @@ def _split_codes(values: list[str] | None, option: str) -> list[str]:
     return codes
 
 
+# Shown with -v or when selected by code: TFP006 says that a factory's model cannot be
+# saved, which is true of nearly every tfp.layers model and why factories are the way in.
+VERBOSE_ONLY = ("TFP006",)
+
+
+def _quiet_codes(values: dict[str, Any], select: list[str]) -> list[str]:
+    if values["verbose"]:
+        return []
+    chosen = {code.upper() for code in select}
+    return [code for code in VERBOSE_ONLY if code not in chosen]
+
+
 def _check_code_prefix(prefix: str, option: str) -> None:
     """A --select/--ignore prefix that matches no rule selects or ignores nothing: a typo."""
     from tfpcheck.rules import REGISTRY
@@ -300,7 +312,8 @@ def _check_options(values: dict[str, Any], given: set[str]) -> CheckOptions:
         num_examples=values["num_examples"],
         custom_objects=values["custom_objects"],
         selector=Selector.from_lists(
-            _split_codes(values["select"], "--select"), _split_codes(values["ignore"], "--ignore")
+            select := _split_codes(values["select"], "--select"),
+            _split_codes(values["ignore"], "--ignore") + _quiet_codes(values, select),
         ),
         debug=values["debug"],
         use_cache=not values["no_cache"],
