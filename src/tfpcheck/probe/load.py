@@ -257,8 +257,11 @@ def load_model_file(
     load = keras.models.load_model if flavor == TF_KERAS else keras.saving.load_model
     kwargs: dict[str, Any] = {"safe_mode": not unsafe, "custom_objects": objects or None}
     try:
-        model = load(path, compile=True, **kwargs)
-        return Loaded(model, flavor, keras, compiled_loss=getattr(model, "loss", None))
+        # The compile config is restored only when its loss is used: restoring it imports the
+        # user's loss module, which would make the verdict depend on the current directory.
+        model = load(path, compile=need_compiled, **kwargs)
+        compiled = getattr(model, "loss", None) if need_compiled else None
+        return Loaded(model, flavor, keras, compiled_loss=compiled)
     except Exception as exc:  # a user's file: every failure becomes a finding
         first = _classify_load_error(exc, path, flavor, keras, objects)
     # The compile config may be what failed (a loss function we cannot find): without it the
