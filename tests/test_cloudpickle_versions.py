@@ -202,3 +202,12 @@ def test_a_real_path_is_never_taken_for_a_placeholder(tmp_path: Path) -> None:
     )
     assert finding.where.file == str(tmp_path)
     assert finding.unplaced_source() is None
+
+
+def test_library_code_saved_on_another_machine_is_still_library() -> None:
+    # a marshalled tfp wrapper keeps the path of the environment that saved the model
+    saved = "/home/someone/venv/lib/python3.11/site-packages/tensorflow_probability/layers/u.py"
+    assert is_library(saved)
+    assert is_library("C:\\Python311\\Lib\\site-packages\\tf_keras\\src\\engine\\base.py")
+    # a user's own package installed in site-packages is the user's code
+    assert not is_library("/home/someone/venv/lib/python3.11/site-packages/mymodels/heads.py")

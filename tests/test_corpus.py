@@ -66,10 +66,6 @@ KNOWN_MISSES: dict[str, str] = {
         "TFP301 missed for a scale of tf.sqrt(tf.abs(raw)): abs passes for a constraint, but the "
         "scale is 0 (NaN loss and gradients) wherever the raw Dense output crosses zero"
     ),
-    "kerasio_bnn_baseline_k3": (
-        "TFP108 error on a Keras 3 model with a dict of named inputs: the probe's batches do "
-        "not match the inputs' structure"
-    ),
 }
 
 CODE = re.compile(r"^TFP\d{3}$")

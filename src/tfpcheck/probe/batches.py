@@ -77,21 +77,54 @@ def _first_layer_is_embedding(model: Any) -> bool:
     return bool(layers) and type(layers[0]).__name__ == "Embedding"
 
 
+def _embedded_inputs(model: Any) -> dict[int, int]:
+    """id() of each input tensor an Embedding reads directly -> that Embedding's input_dim."""
+    found: dict[int, int] = {}
+    for layer in _all_layers(model):
+        if type(layer).__name__ != "Embedding":
+            continue
+        try:
+            tensor = layer.input
+            size = int(layer.input_dim)
+        except Exception:  # a layer called several times, or not yet called
+            continue
+        found[id(tensor)] = min(size, found.get(id(tensor), size))
+    return found
+
+
 def make_inputs(model: Any, n: int) -> Any:
+    """Inputs inside each input's domain, in the structure the model was built with."""
     rng = np.random.default_rng(SEED)
     specs = _input_specs(model)
     vocab = _embedding_vocab(model)
     ids_for_float = len(specs) == 1 and _first_layer_is_embedding(model)
+    embedded = _embedded_inputs(model)
     arrays = []
-    for shape, dtype in specs:
+    for tensor, (shape, dtype) in zip(model.inputs, specs, strict=True):
         concrete = tuple(8 if d < 0 else d for d in shape)
-        if dtype.startswith(("int", "uint")) or (ids_for_float and vocab):
-            high = vocab or 2
-            arrays.append(rng.integers(0, high, size=(n, *concrete)).astype(dtype))
+        # ids for an Embedding must lie in [0, input_dim), whatever dtype the Input declares
+        high = embedded.get(id(tensor)) or (vocab if ids_for_float else None)
+        if high or dtype.startswith(("int", "uint")):
+            ids = rng.integers(0, high or vocab or 2, size=(n, *concrete))
+            arrays.append(ids.astype(dtype))
         elif dtype == "bool":
             arrays.append(rng.random(size=(n, *concrete)) < 0.5)
         else:
             arrays.append(rng.normal(size=(n, *concrete)).astype(dtype))
+    return _structured(model, arrays)
+
+
+def _structured(model: Any, arrays: list[np.ndarray]) -> Any:
+    """A dict for a model built on a dict of named inputs (it accepts nothing else)."""
+    # Keras 3 keeps the structure in _inputs_struct, tf_keras in _nested_inputs; either may
+    # hold a single tensor, which has no truth value
+    struct = getattr(model, "_inputs_struct", None)
+    if not isinstance(struct, dict):
+        struct = getattr(model, "_nested_inputs", None)
+    if isinstance(struct, dict):
+        by_id = {id(t): a for t, a in zip(model.inputs, arrays, strict=True)}
+        if all(id(t) in by_id for t in struct.values()):
+            return {name: by_id[id(t)] for name, t in struct.items()}
     return arrays[0] if len(arrays) == 1 else arrays
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import linecache
 import os
 import re
@@ -81,12 +82,24 @@ def is_library(path: str, module: str | None = None) -> bool:
         return not path.startswith(USER_PLACEHOLDERS) or top in LIBRARY_PACKAGES
     if "__autograph_generated_file" in path:  # autograph's rewrite of some function
         return True
+    if _installed_library(path):
+        return True
     path = os.path.abspath(path)
     if path.startswith(_library_dirs()):
         return True
     # The standard library, but not packages installed under it (a user's `pkg.module`).
     in_packages = "site-packages" in path or "dist-packages" in path
     return path.startswith(_STDLIB) and not in_packages
+
+
+def _installed_library(path: str) -> bool:
+    """A library's file in any environment: code rebuilt from a saved model (a marshalled tfp
+    wrapper) keeps the path of the machine that saved it, which need not exist here."""
+    parts = path.replace("\\", "/").split("/")
+    return any(
+        part in ("site-packages", "dist-packages") and following in LIBRARY_PACKAGES
+        for part, following in itertools.pairwise(parts)
+    )
 
 
 def is_orchestration(path: str) -> bool:
