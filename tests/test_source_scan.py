@@ -250,3 +250,31 @@ def test_a_name_the_file_does_not_define_selects_nothing_of_it(tmp_path: Path) -
         "loss = _nll\n"
     )
     assert scan_spec(f"{aliased}:loss").distributions
+
+
+def test_a_target_sliced_like_the_parameters_does_not_broadcast(run_cli, tmp_path: Path) -> None:
+    # LogNormal(loc=y_pred[:, 0], ...).log_prob(y_true[:, 0]): (N,) against (N,), nothing to
+    # broadcast whatever the target's trailing axis; the same with tf.squeeze(y_true)
+    losses = tmp_path / "sliced_losses.py"
+    losses.write_text(
+        "import tensorflow as tf\n"
+        "import tensorflow_probability as tfp\n\n\n"
+        "def lognormal_nll(y_true, y_pred):\n"
+        "    dist = tfp.distributions.LogNormal(loc=y_pred[:, 0], scale=tf.exp(y_pred[:, 1]))\n"
+        "    return -dist.log_prob(y_true[:, 0])\n\n\n"
+        "def squeezed_nll(y_true, y_pred):\n"
+        "    dist = tfp.distributions.Normal(loc=y_pred[:, 0], scale=tf.exp(y_pred[:, 1]))\n"
+        "    return -dist.log_prob(tf.squeeze(y_true, -1))\n\n\n"
+        "def broadcasting_nll(y_true, y_pred):\n"
+        "    dist = tfp.distributions.Normal(loc=y_pred[:, 0], scale=tf.exp(y_pred[:, 1]))\n"
+        "    return -dist.log_prob(y_true)\n"
+    )
+    for name, codes in (
+        ("lognormal_nll", []),
+        ("squeezed_nll", []),
+        ("broadcasting_nll", ["TFP101"]),
+    ):
+        args = ("--static", "--format", "json", "--loss", f"{losses}:{name}")
+        result = run_cli(model_path(MODEL), *args)
+        found = [f["code"] for f in result.json()["files"][0]["findings"]]
+        assert found == codes, name

@@ -92,6 +92,14 @@ def _fix(record: DistRecord | None, en: LossEval) -> str:
     )
 
 
+def _drops_rank_too(value: str | None) -> bool:
+    """`log_prob(y_true[:, 0])` or `log_prob(tf.squeeze(y_true))`: the value has shape (N,)
+    like the parameters, so nothing broadcasts."""
+    if not value:
+        return False
+    return RANK_DROPPING.search(value) is not None or "squeeze(" in value
+
+
 def source_findings(scan: SourceScan) -> Iterator[Finding]:
     """A rank-dropping slice fed to a distribution whose log_prob scores the targets.
 
@@ -102,7 +110,7 @@ def source_findings(scan: SourceScan) -> Iterator[Finding]:
         if dist.log_prob_line is None:
             continue
         dropped = {k: a.rank_drop for k, a in dist.arguments.items() if a.rank_drop}
-        if not dropped:
+        if not dropped or _drops_rank_too(dist.log_prob_value):
             continue
         owner = f"'{dist.function}'" if dist.function else "the module"
         args = ", ".join(f"{k}={v}" for k, v in dropped.items())
