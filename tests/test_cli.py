@@ -127,3 +127,12 @@ def test_rules_table_stays_the_default(run_cli) -> None:
     result = run_cli("rules")
     assert result.stdout.split()[:5] == ["code", "name", "severity", "tier", "what"]
     assert "TFP202  double-softmax" in result.stdout
+
+
+def test_target_shape_scalar_is_one_value_per_example() -> None:
+    from tfpcheck.cli import _parse_shape
+
+    assert _parse_shape("scalar") == ()
+    assert _parse_shape("()") == ()
+    assert _parse_shape("1") == (1,)
+    assert _parse_shape("28, 28") == (28, 28)

@@ -448,3 +448,11 @@ def test_from_logits_without_a_loss(run_cli, tmp_path: Path, monkeypatch) -> Non
     with_loss = run_cli("--static", "--loss", "cce", "--format", "json", model_path(CLEAN))
     assert with_loss.exit_code == 1
     assert [f["code"] for f in with_loss.json()["files"][0]["findings"]] == ["TFP202"]
+
+
+def test_target_shape_scalar(tmp_path: Path) -> None:
+    from tfpcheck.config import _target_shape
+
+    assert _target_shape("scalar", tmp_path) == "scalar"
+    assert _target_shape([], tmp_path) == "scalar"
+    assert _target_shape([28, 28], tmp_path) == "28,28"

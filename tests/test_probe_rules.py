@@ -113,9 +113,21 @@ def test_tfp101_rank_dropping_slice_broadcasts_n_by_n() -> None:
 def test_tfp101_fixed_loss_has_no_error() -> None:
     result = probe(model_path("k3_regression_dense2.keras"), f"{LOSSES}:normal_nll")
     assert errors(result) == []
-    # Only targets shaped (N,) (not what the fixed loss expects) broadcast: a warning.
+    # Only targets shaped (N,) (not what the fixed loss expects) broadcast, and the probe
+    # guessed the shape: one info line that says how to settle it.
     finding = only(result, "TFP101")
-    assert finding.severity == Severity.WARNING and finding.evidence["target_shape"] == "(N,)"
+    assert finding.severity == Severity.INFO and finding.evidence["target_shape"] == "(N,)"
+    assert finding.message.startswith("only if the targets are fed as (N,): ")
+    assert finding.fix.startswith("Say which shape the targets have: --target-shape scalar")
+
+
+def test_tfp101_pinned_target_shape_settles_the_guess() -> None:
+    fixed = f"{LOSSES}:normal_nll"
+    assert probe(model_path("k3_regression_dense2.keras"), fixed, target_shape=(1,)).findings == ()
+    # one scalar per example: the shape the fixed loss does not expect, pinned, is an error
+    pinned = probe(model_path("k3_regression_dense2.keras"), fixed, target_shape=())
+    finding = only(pinned, "TFP101")
+    assert finding.severity == Severity.ERROR and finding.evidence["target_shape"] == "(N,)"
 
 
 # ---- TFP108 / TFP102 ----------------------------------------------------------------------

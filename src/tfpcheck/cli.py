@@ -56,15 +56,25 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit(EXIT_CLEAN)
 
 
+# --target-shape for one scalar per example: targets shaped (N,)
+SCALAR_TARGET = ("scalar", "()")
+
+
 def _parse_shape(text: str | None) -> tuple[int, ...] | None:
     if text is None:
         return None
+    if text.replace(" ", "").lower() in SCALAR_TARGET:
+        return ()
     try:
         dims = tuple(int(d) for d in text.replace(" ", "").strip("()").split(",") if d)
     except ValueError:
-        raise UsageError(f"--target-shape '{text}' must be integers like 1 or 28,28") from None
+        raise UsageError(
+            f"--target-shape '{text}' must be integers like 1 or 28,28, or scalar"
+        ) from None
     if not dims or any(d <= 0 for d in dims):
-        raise UsageError(f"--target-shape '{text}' must be positive integers like 1 or 28,28")
+        raise UsageError(
+            f"--target-shape '{text}' must be positive integers like 1 or 28,28, or scalar"
+        )
     return dims
 
 
@@ -154,7 +164,11 @@ def check(
         typer.Option(metavar="SECONDS", help="Stop a model's probe after this long (TFP008)."),
     ] = 300.0,
     target_shape: Annotated[
-        str | None, typer.Option(help="Per-example target shape, e.g. 1 or 28,28.", metavar="D,...")
+        str | None,
+        typer.Option(
+            help="Per-example target shape: scalar (targets (N,)), 1 ((N, 1)), 28,28, ...",
+            metavar="D,...",
+        ),
     ] = None,
     classes: Annotated[
         int | None, typer.Option(min=2, metavar="K", help="Number of classes.")

@@ -125,9 +125,13 @@ def _seconds(value: Any, base: Path) -> float:
 
 
 def _target_shape(value: Any, base: Path) -> str:
+    if value == "scalar" or value == []:  # one scalar per example: targets (N,)
+        return "scalar"
     dims = [value] if _is_int(value) else value
     if not isinstance(dims, list) or not dims or not all(_is_int(d) and d > 0 for d in dims):
-        raise _BadValue("must be a positive integer or a list of them, like 1 or [28, 28]")
+        raise _BadValue(
+            'must be a positive integer or a list of them, like 1 or [28, 28], or "scalar"'
+        )
     return ",".join(str(d) for d in dims)  # the command line's form: --target-shape 28,28
 
 

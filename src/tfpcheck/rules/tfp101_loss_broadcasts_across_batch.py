@@ -18,6 +18,12 @@ if TYPE_CHECKING:
 RANK_DROPPING = re.compile(r"\[\s*(:|\.\.\.)\s*,\s*(-?\d+)\s*\]")
 
 
+SETTLE_TARGET_SHAPE = (
+    "Say which shape the targets have: --target-shape scalar for (N,), --target-shape 1 for "
+    "(N, 1) (or target-shape in [tool.tfpcheck]), or --data with real examples."
+)
+
+
 def _elements(shape: tuple[int, ...] | None) -> int | None:
     return None if shape is None else math.prod(shape)
 
@@ -180,6 +186,19 @@ def check_probe(obs: Observation) -> Iterator[Finding]:
         else:
             where = loss_where(obs)
             subject = f"the loss returns {fmt_shape(en.per_example_shape)}"
+        if not target.canonical and target.source == "synthesized":
+            # Only the other shape users feed triggers it, and the probe guessed the shape:
+            # say it in one line, with how to settle which shape the data has.
+            yield probe_finding(
+                RULE,
+                f"only if the targets are fed as {target.label}: {subject} "
+                f"({n}x{n} terms instead of {n})",
+                f"{SETTLE_TARGET_SHAPE} If they are {target.label}: {_fix(record, en)}",
+                where,
+                evidence,
+                severity=Severity.INFO,
+            )
+            continue
         yield probe_finding(
             RULE,
             f"with targets {target.label} at batch size {n}, {subject}: every prediction is "
