@@ -40,11 +40,6 @@ CASES = corpus.discover()
 
 # What tfpcheck misses or wrongly reports on the corpus today: case name -> the pattern.
 KNOWN_MISSES: dict[str, str] = {
-    "tfp_issue_166_flipout_unscaled_kl": (
-        "TFP402 missed for a small unscaled KL: one DenseFlipout weight's default KL (about 2.5) "
-        "stays under 10x max(data loss, 1), and --num-examples 1000 is not used to see that it "
-        "is not divided by the number of examples"
-    ),
     "tfp_issue_1379_independent_normal_params_size": (
         "TFP105 reported as TFP108 for IndependentNormal(params_size(k)) fed params_size(k) "
         "units: the failing reshape is reported, not the parameter count"
@@ -56,11 +51,6 @@ KNOWN_MISSES: dict[str, str] = {
     "tfp_issue_1834_dense_variational_keras3": (
         "TFP004 reported as TFP108 when a tfp.layers layer is called on a Keras 3 tensor "
         "(AttributeError: 'tuple' object has no attribute 'rank')"
-    ),
-    "dlbook_ch08_flipout_regression": (
-        "TFP402 error on a KL already divided by --num-examples (376): with 2152 Bayesian "
-        "weights the correctly scaled KL is still 13x the NLL at initialization, and the rule "
-        "compares it with the data loss only"
     ),
     "blood_glucose_basic_lstm_abs_variance_k3": (
         "TFP301 missed for a scale of tf.sqrt(tf.abs(raw)): abs passes for a constraint, but the "

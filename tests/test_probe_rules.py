@@ -328,7 +328,9 @@ def test_tfp401_stop_gradient_names_layer(user_file: Path) -> None:
 def test_tfp402_unscaled_flipout_kl() -> None:
     result = probe(f"{FLIPOUT}:build_model", num_examples=1000)
     finding = only(result, "TFP402")
+    assert finding.severity == Severity.ERROR
     assert finding.where.layer == "hidden" and finding.where.layer_index == 0
+    assert finding.evidence["effective_weight"] == pytest.approx(1.0, abs=1e-3)
     assert finding.evidence["ratio"] > 10
     assert set(finding.evidence["kl_by_layer"]) >= {"hidden"}
     assert "tfd.kl_divergence(q, p) / 1000" in finding.fix
@@ -340,6 +342,8 @@ def test_tfp402_two_outputs_compares_the_kl_with_the_weighted_sum_once() -> None
     ev = finding.evidence
     assert "output" not in ev
     assert (finding.where.layer, finding.where.layer_index) == ("hidden", 1)
+    assert finding.severity == Severity.ERROR and ev["problem"] == "unscaled"
+    assert set(ev["weights_by_layer"]) == {"hidden", "y_params"}
     assert set(ev["kl_by_layer"]) == {"hidden", "y_params"}  # every Bayesian layer, once
     assert ev["loss_weights"] == {"y": 1.0, "z": 0.5}
     by_output = ev["data_loss_by_output"]

@@ -178,7 +178,9 @@ def check(
     ] = None,
     num_examples: Annotated[
         int | None,
-        typer.Option(min=1, metavar="N", help="Training-set size (for KL scaling advice)."),
+        typer.Option(
+            min=1, metavar="N", help="Training-set size: the KL weight TFP402 expects is 1/N."
+        ),
     ] = None,
     custom_objects: Annotated[
         str | None,

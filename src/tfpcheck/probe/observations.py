@@ -112,6 +112,37 @@ class SinglesEval:
     per_example_rank: int = 1  # rank of what the loss function returned at batch N
 
 
+KLMethod = Literal["analytic", "sampled", "configured"]
+
+
+@dataclass
+class KLTerm:
+    """One KL term a Bayesian layer adds to `model.losses`, against the KL it stands for."""
+
+    layer: str  # the layer's path: "hidden", or "encoder/hidden" inside a nested model
+    top: str  # the model's own layer that holds it (its name in `Observation.layers`)
+    class_name: str
+    # "weights": the KL of a posterior over the layer's weights, counted once per data set;
+    # "latent": a per-example KL (KLDivergenceRegularizer), counted once per example
+    kind: Literal["weights", "latent"]
+    part: str | None  # "kernel", "bias", "kernel and bias" (DenseVariational); None: latent
+    added: float | None = None  # what the layer adds to model.losses (its expected value)
+    kl: float | None = None  # KL(posterior || prior)
+    # the effective KL weight: added / KL; for a latent KL, the regularizer's weight
+    weight: float | None = None
+    method: KLMethod | None = None  # how the KL that gave the weight was computed
+    # "prior": measured on the layer's posterior and prior; "reference": the posterior was
+    # still its prior, so on the posterior and a reference prior a few units away
+    against: Literal["prior", "reference"] | None = None
+    parameters: int | None = None  # number of random weights in the posterior
+    note: str | None = None  # why no weight was measured
+
+    @property
+    def key(self) -> str:
+        """How evidence names the term: the layer, with the part when it is the bias."""
+        return f"{self.layer}:bias" if self.part == "bias" else self.layer
+
+
 @dataclass
 class LayerInfo:
     name: str
@@ -144,7 +175,9 @@ class Observation:
     stochastic_loss: bool = False
     targets_source: Literal["synthesized", "data", "target-shape"] = "synthesized"
     classes: int | None = None
-    num_examples: int | None = None
+    num_examples: int | None = None  # the training-set size, when the user said it
+    data_examples: int | None = None  # the examples in --data
+    kl_terms: list[KLTerm] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def layer(self, name: str | None) -> LayerInfo | None:

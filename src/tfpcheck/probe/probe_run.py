@@ -24,6 +24,7 @@ from tfpcheck.probe.confirm import confirmations
 from tfpcheck.probe.describe import structural_findings
 from tfpcheck.probe.evaluate import Session, owners, sample_output
 from tfpcheck.probe.instrument import Recorder, instrumented
+from tfpcheck.probe.kl_weights import kl_terms
 from tfpcheck.probe.load import (
     Loaded,
     LoadFailure,
@@ -204,16 +205,20 @@ class ProbeRun:
             if request.data
             else ("target-shape" if request.target_shape is not None else "synthesized"),
             classes=request.classes,
-            num_examples=request.num_examples or (len(data_y) if data_y is not None else None),
+            # --data holds examples to probe with, often a sample: its size is not taken for
+            # the training set's, which only --num-examples (or the configuration) gives.
+            num_examples=request.num_examples,
+            data_examples=len(data_y) if data_y is not None else None,
         )
-        if request.data and request.num_examples is None:
-            obs.num_examples = None  # --data holds probe examples, not the training-set size
         obs.extra["output"] = self.output
         self.observations.append(obs)
         with instrumented(recorder):
             error = self._run_batches(session, obs, x, data_y, n)
         if error is not None:
             return self.result(error)
+        # After the passes, uninstrumented: its draws change no other check's evidence, and
+        # the distributions it builds are not the model's.
+        obs.kl_terms = kl_terms(model)
         for check in PROBE_CHECKS:
             self.findings += list(check(obs))
         self.findings += list(confirmations(obs, request.static_findings))
