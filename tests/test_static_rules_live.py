@@ -43,8 +43,10 @@ from tfpcheck.rules.context import StaticContext
 
 out = {}
 for case in json.loads(sys.stdin.read()):
-    # a compiled loss that cannot be restored (a named function) leaves the structure
-    loaded = load_model_file(case["path"], case["flavor"], True, False)
+    loaded = load_model_file(case["path"], case["flavor"], True, True)
+    if not isinstance(loaded, Loaded):
+        # a compiled loss that cannot be restored (a named function) leaves the structure
+        loaded = load_model_file(case["path"], case["flavor"], True, False)
     if not isinstance(loaded, Loaded):
         out[case["id"]] = None
         continue
