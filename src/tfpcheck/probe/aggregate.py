@@ -21,9 +21,19 @@ def suppress(findings: list[Finding]) -> list[Finding]:
     codes = {f.code for f in findings}
     dropped = set().union(*(EXPLAINS[c] for c in codes if c in EXPLAINS))
     kept = [f for f in findings if f.code not in dropped]
-    # A head that fails because of its input width is TFP105's evidence (same layer).
-    wrong_width = {f.where.layer for f in kept if f.code == "TFP105" and "op" in f.evidence}
-    kept = [f for f in kept if not (f.code == "TFP108" and f.where.layer in wrong_width)]
+    # A head that fails because of its input width is TFP105's evidence: the failure at
+    # that layer, or the same error raised deeper (a mixture's component layer, the factory).
+    width = [f for f in kept if f.code == "TFP105"]
+    wrong_width = {f.where.layer for f in width if "op" in f.evidence}
+    width_errors = {f.evidence["error"] for f in width if "error" in f.evidence}
+    kept = [
+        f
+        for f in kept
+        if not (
+            f.code == "TFP108"
+            and (f.where.layer in wrong_width or f.evidence.get("error") in width_errors)
+        )
+    ]
     # A failed Cholesky is TFP304's evidence, not a separate failure.
     if any(f.code == "TFP304" and "op" in f.evidence for f in kept):
         kept = [

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tfpcheck.findings import Finding, Severity
+from tfpcheck.findings import Finding, Severity, Where
 from tfpcheck.model_file.bytecode.expr_query import last_axis_slice, subscript_of, walk
 from tfpcheck.model_file.types import Expr
 from tfpcheck.rules.base import Rule, RuleDoc
@@ -22,6 +22,9 @@ from tfpcheck.rules.heads import (
     width_source,
 )
 from tfpcheck.rules.params_size import MIXTURES, HeadSpec, head_spec
+
+if TYPE_CHECKING:
+    from tfpcheck.probe.observations import HeadCall, Observation
 
 # Families whose parameters are elementwise: every parameter slice must be equally wide.
 ELEMENTWISE_FAMILIES = frozenset(
@@ -246,6 +249,122 @@ def check(ctx: StaticContext) -> Iterator[Finding]:
         )
 
 
+# ---- the probe side: the width each head received, seen when it was called ---------------
+
+
+def _base(layer: str | None) -> str | None:
+    return layer.rsplit("/", 1)[-1] if layer else None
+
+
+def _static_for(static: tuple[Finding, ...], layer: str) -> Finding | None:
+    return next(
+        (
+            f
+            for f in static
+            if f.code == RULE.code and _base(f.where.layer) == layer and "params_size" in f.evidence
+        ),
+        None,
+    )
+
+
+def _mismatched(call: HeadCall) -> WidthMismatch | None:
+    if call.depth or call.head is None or call.width is None:
+        return None  # a mixture's component gets the width its mixture gives it
+    return width_mismatch(call.head, call.width)
+
+
+def confirm_widths(obs: Observation, static: tuple[Finding, ...]) -> Iterator[Finding]:
+    """Each built-in head's input width at the probe against its params_size.
+
+    Works whatever made the width (Conv and Flatten, a Concatenate, a Lambda). Where the
+    forward pass fails in that head, the failure is this finding's evidence, not TFP108.
+    """
+    from tfpcheck.probe.observations import fmt_shape
+    from tfpcheck.probe.report import probe_finding
+    from tfpcheck.rules.tfp108_loss_or_forward_fails import error_evidence
+
+    seen: set[str] = set()
+    for size in sorted(obs.forwards, reverse=True):  # batch N first
+        for call in obs.forwards[size].head_calls:
+            mismatch = _mismatched(call)
+            if mismatch is None or call.layer in seen:
+                continue
+            seen.add(call.layer)
+            failing = {
+                s: f.error
+                for s, f in sorted(obs.forwards.items())
+                if f.error is not None
+                and any(c.layer == call.layer and c.failed for c in f.head_calls)
+            }
+            shape = fmt_shape(call.input_shape)
+            evidence: dict[str, Any] = {**mismatch.evidence(), "input_shape": shape}
+            if call.producer is not None:
+                evidence["input_from"] = call.producer.name
+            matched = _static_for(static, call.layer)
+            if matched is not None:
+                message, fix = matched.message, matched.fix
+            else:
+                message, fix = describe_width_mismatch(mismatch, call.layer, call.producer)
+            if failing:
+                error = list(failing.values())[-1]
+                assert error is not None
+                sizes = " and ".join(map(str, failing))
+                message += (
+                    f"; the probe confirms it: '{call.layer}' gets input {shape} and fails at "
+                    f"batch size {sizes} ({error.describe()})"
+                )
+                evidence.update(
+                    {"stage": "forward", "batch_sizes": list(failing), **error_evidence(error)}
+                )
+            else:
+                message += (
+                    f"; the probe confirms it: '{call.layer}' gets input {shape} and raises "
+                    "no error, so the distribution is silently built from the wrong values"
+                )
+            info = obs.layer(call.layer)
+            where = Where(layer=call.layer, layer_index=info.index if info else None)
+            yield probe_finding(RULE, message, fix, where, evidence)
+
+
+def _symbolic(shape: tuple[int, ...] | None) -> str:
+    """A shape while the model is connected: its batch axis is None (-1 when recorded)."""
+    if shape is None:
+        return "?"
+    return "(" + ", ".join("None" if d < 0 else str(d) for d in shape) + ")"
+
+
+def confirm_construction(calls: list[HeadCall], failures: list[Finding]) -> list[Finding]:
+    """A factory whose model cannot be built because a head's width is wrong: TFP105 in
+    place of the failure. Some heads check their width as the model is connected (an odd
+    width split in two, a scale that is no triangular matrix), before any probe batch."""
+    from tfpcheck.probe.report import probe_finding
+
+    failed = [(c, m) for c in calls if c.failed and (m := _mismatched(c)) is not None]
+    crash = next((f for f in failures if f.code == "TFP108"), None)
+    if not failed or crash is None:
+        return failures
+    call, mismatch = failed[-1]
+    message, fix = describe_width_mismatch(mismatch, call.layer, call.producer)
+    error = crash.evidence.get("error")
+    message += f"; the model cannot be built: connecting '{call.layer}' fails ({error})"
+    evidence: dict[str, Any] = {
+        **mismatch.evidence(),
+        "input_shape": _symbolic(call.input_shape),
+        "stage": "load",
+        **{k: v for k, v in crash.evidence.items() if k in {"error", "frame", "code", "op"}},
+    }
+    if call.producer is not None:
+        evidence["input_from"] = call.producer.name
+    where = Where(
+        layer=call.layer,
+        function=crash.where.function,
+        file=crash.where.file,
+        line=crash.where.line,
+    )
+    finding = probe_finding(RULE, message, fix, where, evidence)
+    return [finding if f is crash else f for f in failures]
+
+
 RULE = Rule(
     code="TFP105",
     name="params-size-mismatch",
@@ -255,15 +374,27 @@ RULE = Rule(
     check_static=check,
     doc=RuleDoc(
         what=(
-            "Compares the number of units feeding a distribution layer with the number of "
-            "parameters the distribution consumes: `params_size` of tfp.layers such as "
-            "`IndependentNormal(1)` (2) or `MultivariateNormalTriL(2)` (5), or the slices a "
-            "`DistributionLambda` takes (`t[..., :1]` and `t[..., 1:]` of 64 units)."
+            "Compares the number of values feeding a distribution layer with the number of "
+            "parameters it consumes. For the built-in tfp.layers heads (IndependentNormal, "
+            "IndependentLogistic, IndependentBernoulli, IndependentPoisson, "
+            "MultivariateNormalTriL, OneHotCategorical, CategoricalMixtureOfOneHotCategorical, "
+            "MixtureSameFamily, MixtureNormal, MixtureLogistic) that is TFP's own `params_size` "
+            "for the layer's arguments (`IndependentNormal(1)` needs 2, "
+            "`MultivariateNormalTriL(2)` needs 5, `MixtureSameFamily(3, "
+            "MultivariateNormalTriL(2))` needs 3 + 3 x 5), against the width the layer "
+            "receives: the units of the Dense (or filters of the convolution) before it in the "
+            "model's description, and at the probe the last axis of its input, whatever made "
+            "it (Flatten, Concatenate, a Lambda). It names an event shape given the parameter "
+            "count (`IndependentNormal(IndependentNormal.params_size(4))`) and mixture logits "
+            "left out. For a `DistributionLambda` it compares the slices its parameters take "
+            "(`t[..., :1]` and `t[..., 1:]` of 64 units)."
         ),
         why=(
             "A wrong width does not always fail: sliced parameters broadcast (a loc of width "
             "1 against a scale of width 63), so the model trains a distribution with 63 "
-            "outputs, or fails only at some batch sizes."
+            "outputs, and OneHotCategorical(10) fed 9 logits silently models 9 classes. When "
+            "it fails, it fails inside TFP with a reshape or a triangular-matrix error that "
+            "names neither the layer nor the width it needs."
         ),
         example=(
             "tfk.layers.Dense(64, activation='relu'),\n"
