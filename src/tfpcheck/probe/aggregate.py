@@ -41,7 +41,27 @@ def suppress(findings: list[Finding]) -> list[Finding]:
             for f in kept
             if not (f.code in {"TFP108", "TFP102"} and "cholesky" in str(f.evidence).lower())
         ]
-    return kept
+    return _refer(kept)
+
+
+# code -> the code whose finding at the same layer names the cause and carries the fix:
+# a broadcast (TFP104) of a head fed the wrong width (TFP105) is fixed by fixing the width.
+FIXED_BY = {"TFP104": "TFP105"}
+
+
+def _refer(findings: list[Finding]) -> list[Finding]:
+    """Findings with one cause carry one fix: the symptom's fix points to the cause's."""
+    present = {(f.code, _base(f.where.layer)) for f in findings}
+    referred = []
+    for finding in findings:
+        cause = FIXED_BY.get(finding.code)
+        layer = _base(finding.where.layer)
+        if cause is not None and layer is not None and (cause, layer) in present:
+            finding = replace(
+                finding, fix=f"The width feeding '{layer}' is the cause: see {cause}'s fix."
+            )
+        referred.append(finding)
+    return referred
 
 
 def _base(layer: str | None) -> str | None:
