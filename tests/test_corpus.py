@@ -45,10 +45,6 @@ KNOWN_MISSES: dict[str, str] = {
         "stays under 10x max(data loss, 1), and --num-examples 1000 is not used to see that it "
         "is not divided by the number of examples"
     ),
-    "tfp_issue_1379_independent_normal_params_size": (
-        "TFP105 reported as TFP108 for IndependentNormal(params_size(k)) fed params_size(k) "
-        "units: the failing reshape is reported, not the parameter count"
-    ),
     "fe2020nax_rank_dropping_gaussian_nll": (
         "TFP101 missed for a hand-written Gaussian NLL (no tfd distribution) whose "
         "y_pred[:, 0] - y_true terms are (N, N) and reduced to a scalar by K.mean"
