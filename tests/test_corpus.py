@@ -40,10 +40,6 @@ CASES = corpus.discover()
 
 # What tfpcheck misses or wrongly reports on the corpus today: case name -> the pattern.
 KNOWN_MISSES: dict[str, str] = {
-    "tfp_issue_1379_independent_normal_params_size": (
-        "TFP105 reported as TFP108 for IndependentNormal(params_size(k)) fed params_size(k) "
-        "units: the failing reshape is reported, not the parameter count"
-    ),
     "fe2020nax_rank_dropping_gaussian_nll": (
         "TFP101 missed for a hand-written Gaussian NLL (no tfd distribution) whose "
         "y_pred[:, 0] - y_true terms are (N, N) and reduced to a scalar by K.mean"

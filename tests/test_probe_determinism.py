@@ -105,3 +105,25 @@ def test_a_factory_without_a_loss_is_probed_with_nll(run_cli, factory: Path) -> 
         in (entry["notes"])
     )
     assert [(f["code"], f["where"]["layer"]) for f in entry["findings"]] == [("TFP301", "gamma")]
+
+
+def test_unnamed_layers_are_named_as_in_a_process_of_their_own(run_cli, tmp_path: Path) -> None:
+    # Keras numbers unnamed layers per process: a worker that built models before must not
+    # shift the names a finding points at
+    unnamed = tmp_path / "unnamed.py"
+    unnamed.write_text(
+        "import tensorflow as tf\n"
+        "import tensorflow_probability as tfp\n"
+        "import tf_keras as tfk\n\n\n"
+        "def build():\n"
+        "    return tfk.Sequential([\n"
+        "        tfk.Input(shape=(8,)),\n"
+        "        tfk.layers.Dense(64),\n"
+        "        tfp.layers.DistributionLambda(lambda t: tfp.distributions.Normal(\n"
+        "            loc=t[..., :1], scale=tf.exp(t[..., 1:]))),\n"
+        "    ])\n"
+    )
+    for _ in range(2):
+        result = run_cli(f"{unnamed}:build", "--no-cache", "--format", "json")
+        layers = {f["where"]["layer"] for f in result.json()["files"][0]["findings"]}
+        assert layers == {"distribution_lambda"}, layers

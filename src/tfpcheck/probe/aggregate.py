@@ -21,9 +21,19 @@ def suppress(findings: list[Finding]) -> list[Finding]:
     codes = {f.code for f in findings}
     dropped = set().union(*(EXPLAINS[c] for c in codes if c in EXPLAINS))
     kept = [f for f in findings if f.code not in dropped]
-    # A head that fails because of its input width is TFP105's evidence (same layer).
-    wrong_width = {f.where.layer for f in kept if f.code == "TFP105" and "op" in f.evidence}
-    kept = [f for f in kept if not (f.code == "TFP108" and f.where.layer in wrong_width)]
+    # A head that fails because of its input width is TFP105's evidence: the failure at
+    # that layer, or the same error raised deeper (a mixture's component layer, the factory).
+    width = [f for f in kept if f.code == "TFP105"]
+    wrong_width = {f.where.layer for f in width if "op" in f.evidence}
+    width_errors = {f.evidence["error"] for f in width if "error" in f.evidence}
+    kept = [
+        f
+        for f in kept
+        if not (
+            f.code == "TFP108"
+            and (f.where.layer in wrong_width or f.evidence.get("error") in width_errors)
+        )
+    ]
     # A failed Cholesky is TFP304's evidence, not a separate failure.
     if any(f.code == "TFP304" and "op" in f.evidence for f in kept):
         kept = [
@@ -31,7 +41,27 @@ def suppress(findings: list[Finding]) -> list[Finding]:
             for f in kept
             if not (f.code in {"TFP108", "TFP102"} and "cholesky" in str(f.evidence).lower())
         ]
-    return kept
+    return _refer(kept)
+
+
+# code -> the code whose finding at the same layer names the cause and carries the fix:
+# a broadcast (TFP104) of a head fed the wrong width (TFP105) is fixed by fixing the width.
+FIXED_BY = {"TFP104": "TFP105"}
+
+
+def _refer(findings: list[Finding]) -> list[Finding]:
+    """Findings with one cause carry one fix: the symptom's fix points to the cause's."""
+    present = {(f.code, _base(f.where.layer)) for f in findings}
+    referred = []
+    for finding in findings:
+        cause = FIXED_BY.get(finding.code)
+        layer = _base(finding.where.layer)
+        if cause is not None and layer is not None and (cause, layer) in present:
+            finding = replace(
+                finding, fix=f"The width feeding '{layer}' is the cause: see {cause}'s fix."
+            )
+        referred.append(finding)
+    return referred
 
 
 def _base(layer: str | None) -> str | None:

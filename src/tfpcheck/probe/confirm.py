@@ -20,6 +20,7 @@ from tfpcheck.rules.tfp104_distribution_parameter_broadcast import (
     broadcast_parameters,
     width_fix,
 )
+from tfpcheck.rules.tfp105_params_size_mismatch import confirm_widths
 from tfpcheck.rules.tfp301_unconstrained_scale import POSITIVE_PARAMETERS
 
 ONE_HOT_CONSUMERS = frozenset({"categorical_crossentropy", "categorical_focal_crossentropy"})
@@ -293,40 +294,10 @@ def onehot_classifier(obs: Observation) -> Iterator[Finding]:
     )
 
 
-def _failing_head(obs: Observation, static: tuple[Finding, ...]) -> Iterator[Finding]:
-    """A built-in head fed the wrong number of units (IndependentNormal(1) after Dense(3))
-    cannot split its input: the forward pass fails in that layer at every batch size."""
-    from tfpcheck.rules.tfp108_loss_or_forward_fails import error_evidence
-
-    errors = [forward.error for forward in obs.forwards.values()]
-    if not errors or any(error is None for error in errors):
-        return
-    error = errors[-1]
-    assert error is not None
-    for finding in static:
-        layer = finding.where.layer
-        if finding.code != "TFP105" or layer is None or error.layer is None:
-            continue
-        if error.layer.rsplit("/", 1)[-1] != layer.rsplit("/", 1)[-1]:
-            continue
-        yield _finding(
-            "TFP105",
-            f"{finding.message}; the probe confirms it: '{layer}' fails at batch size 1 and "
-            f"{obs.batch_size} ({error.describe()})",
-            finding.fix,
-            finding.where,
-            {
-                "batch_sizes": sorted(obs.forwards),
-                "stage": "forward",
-                **error_evidence(error),
-            },
-        )
-
-
 def params_size(obs: Observation, static: tuple[Finding, ...]) -> Iterator[Finding]:
+    yield from confirm_widths(obs, static)
     if not any(f.code == "TFP105" for f in static):
         return
-    yield from _failing_head(obs, static)
     for record in _first_of_each(_records(obs)):
         params = broadcast_parameters(record, obs.batch_size)
         if params is None:

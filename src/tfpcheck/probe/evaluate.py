@@ -130,14 +130,17 @@ class Session:
         n = _batch_len(x)
         evaluation = ForwardEval(n)
         self.recorder.take()
+        self.recorder.take_head_calls()
         try:
             out = self.model(_as_tensors(x), training=False)
         except Exception as exc:
             evaluation.error = summarize_error(exc)
             evaluation.records, evaluation.constructed = self.recorder.take()
+            evaluation.head_calls = self.recorder.take_head_calls()
             return evaluation, None
         evaluation.output = summarize_output(out)
         evaluation.records, evaluation.constructed = self.recorder.take()
+        evaluation.head_calls = self.recorder.take_head_calls()
         return evaluation, out
 
     def extra_losses(self) -> dict[str, float]:
@@ -173,6 +176,7 @@ class Session:
         )
         self.plan.recorder.reset()
         self.recorder.take()
+        self.recorder.take_head_calls()  # the forward passes' own record them
         tape = tf.GradientTape() if gradients else contextlib.nullcontext()
         xt = _as_tensors(x)
         yt = tf.constant(y)

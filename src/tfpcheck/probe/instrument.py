@@ -2,7 +2,8 @@
 
 Subclasses implement `_log_prob` and call `Distribution.__init__` through `super()`, so
 patching the base class sees distributions built in a layer, in a loss or inside TFP
-itself. The originals are restored on exit, whatever happens.
+itself. `tfp.layers.DistributionLambda.__call__` is patched too, to see the input each
+tfp.layers head receives. The originals are restored on exit, whatever happens.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfpcheck.probe.frames import Site, user_frame_of_stack
-from tfpcheck.probe.observations import DistRecord, Shape
+from tfpcheck.probe.head_inputs import describe_call
+from tfpcheck.probe.observations import DistRecord, HeadCall, Shape
 
 Distribution = tfp.distributions.Distribution
 MAX_VALUES = 200_000  # keep parameter values up to this size (probe batches are small)
@@ -84,6 +86,8 @@ class Recorder:
         self._current_layer = current_layer
         self.in_loss = False
         self._paused = False
+        self.head_calls: list[HeadCall] = []  # tfp.layers heads called since the last take
+        self._head_depth = 0
 
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:
@@ -102,6 +106,20 @@ class Recorder:
         self._keep.clear()
         self._origins.clear()
         return records, constructed
+
+    def take_head_calls(self) -> list[HeadCall]:
+        calls, self.head_calls = self.head_calls, []
+        return calls
+
+    def head_called(self, layer: Any, inputs: Any) -> HeadCall | None:
+        if self._paused:
+            return None
+        try:
+            call = describe_call(layer, inputs, shape_of(inputs), self._head_depth)
+        except Exception:  # a layer this reader does not understand: nothing to record
+            return None
+        self.head_calls.append(call)
+        return call
 
     def built(self, dist: Any) -> None:
         if self._paused:
@@ -179,6 +197,33 @@ class Recorder:
 
 
 @contextlib.contextmanager
+def watching_heads(recorder: Recorder) -> Iterator[Recorder]:
+    """Record the input of every tfp.layers head called meanwhile (also while a model is
+    built: a head fed the wrong width can fail when the factory connects it)."""
+    layer_class = tfp.layers.DistributionLambda
+    original_call = layer_class.__call__
+
+    @functools.wraps(original_call)
+    def call(self: Any, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        record = recorder.head_called(self, inputs)
+        recorder._head_depth += 1
+        try:
+            return original_call(self, inputs, *args, **kwargs)
+        except BaseException:
+            if record is not None:
+                record.failed = True
+            raise
+        finally:
+            recorder._head_depth -= 1
+
+    layer_class.__call__ = call
+    try:
+        yield recorder
+    finally:
+        layer_class.__call__ = original_call
+
+
+@contextlib.contextmanager
 def instrumented(recorder: Recorder) -> Iterator[Recorder]:
     original_log_prob = Distribution.log_prob
     original_init = Distribution.__init__
@@ -204,7 +249,8 @@ def instrumented(recorder: Recorder) -> Iterator[Recorder]:
     Distribution.log_prob = log_prob
     Distribution.__init__ = init
     try:
-        yield recorder
+        with watching_heads(recorder):
+            yield recorder
     finally:
         Distribution.log_prob = original_log_prob
         Distribution.__init__ = original_init

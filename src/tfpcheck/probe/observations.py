@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from tfpcheck.probe.frames import ErrorSummary, Site
+from tfpcheck.rules.heads import WidthSource
+from tfpcheck.rules.params_size import HeadSpec
 
 if TYPE_CHECKING:
     import numpy as np
@@ -33,6 +35,27 @@ class DistRecord:
 
     def describe_params(self) -> str:
         return ", ".join(f"{k} {fmt_shape(v)}" for k, v in self.param_shapes.items())
+
+
+@dataclass
+class HeadCall:
+    """A tfp.layers head called on a tensor: the shape it received and what it needs."""
+
+    layer: str
+    class_name: str
+    input_shape: Shape | None  # -1 for an axis unknown when traced
+    head: HeadSpec | None  # None: not a built-in head (a DistributionLambda of the user's)
+    depth: int = 0  # 0: called by the model; 1+: inside another head (a mixture's component)
+    producer: WidthSource | None = None  # the layer whose output it received, when known
+    failed: bool = False  # the call raised
+
+    @property
+    def width(self) -> int | None:
+        """The last axis of the input: the parameters a head splits (a rank-1 input's only
+        axis is the batch)."""
+        if self.input_shape is None or len(self.input_shape) < 2 or self.input_shape[-1] < 0:
+            return None
+        return self.input_shape[-1]
 
 
 @dataclass(frozen=True)
@@ -63,6 +86,7 @@ class ForwardEval:
     output: OutputInfo | None = None
     records: list[DistRecord] = field(default_factory=list)
     constructed: list[DistRecord] = field(default_factory=list)
+    head_calls: list[HeadCall] = field(default_factory=list)
 
 
 @dataclass

@@ -23,7 +23,7 @@ from tfpcheck.probe.batches import (
 from tfpcheck.probe.confirm import confirmations
 from tfpcheck.probe.describe import structural_findings
 from tfpcheck.probe.evaluate import Session, owners, sample_output
-from tfpcheck.probe.instrument import Recorder, instrumented
+from tfpcheck.probe.instrument import Recorder, instrumented, watching_heads
 from tfpcheck.probe.kl_weights import kl_terms
 from tfpcheck.probe.load import (
     Loaded,
@@ -55,6 +55,7 @@ from tfpcheck.probe.runner import current_layer_getter
 from tfpcheck.probe.seeding import seed_everything
 from tfpcheck.probe.user_code import UserCodeError, UserReferenceError
 from tfpcheck.rules import REGISTRY
+from tfpcheck.rules.tfp105_params_size_mismatch import confirm_construction
 from tfpcheck.rules.tfp402_kl_dominates_loss import check_outputs as kl_of_outputs
 
 # The registry is the one list of rules: a probe rule runs because it is registered.
@@ -97,10 +98,14 @@ class ProbeRun:
             broken_loss = import_loss_module(self.request.loss)
             if broken_loss is not None:
                 return self.result(("usage", broken_loss))
-            loaded = self.load()
+            heads = Recorder(lambda: None)
+            with watching_heads(heads):
+                loaded = self.load()
         except UserReferenceError as exc:
             return self.result(("usage", str(exc)))
         if isinstance(loaded, LoadFailure):
+            # a head fed the wrong width can stop the model from being built at all
+            loaded.findings[:] = confirm_construction(heads.head_calls, loaded.findings)
             self.findings += loaded.findings
             return self.result(not_probed=_why_not_loaded(loaded))
         self.notes += loaded.notes

@@ -6,7 +6,7 @@ from typing import Any
 
 from tfpcheck.probe import ProbeRequest, ProbeResult
 from tfpcheck.probe.quiet import import_tensorflow
-from tfpcheck.probe.seeding import seed_everything
+from tfpcheck.probe.seeding import fresh_keras_state, seed_everything
 
 
 def probe_model(request: ProbeRequest) -> ProbeResult:
@@ -14,6 +14,7 @@ def probe_model(request: ProbeRequest) -> ProbeResult:
 
     if not request.unsafe and any(f.code in {"TFP002", "TFP007"} for f in request.static_findings):
         return ProbeResult((), not_probed="the file holds serialized code (TFP002)")
+    fresh_keras_state()  # layer names as in a process of its own
     seed_everything()  # before the factory builds its weights or the file is loaded
     from tfpcheck.probe.probe_run import ProbeRun
 

@@ -17,6 +17,18 @@ import numpy as np
 SEED = 1234
 
 
+def fresh_keras_state() -> None:
+    """Forget what earlier probes in this worker built: Keras names unnamed layers by how
+    many of their kind exist (`dense_3`), so a factory's layers would be named differently
+    than in a process of its own."""
+    for name in ("keras", "tf_keras"):
+        module = sys.modules.get(name)
+        backend = getattr(module, "backend", None)
+        clear_session = getattr(backend, "clear_session", None)
+        if clear_session is not None:
+            clear_session()
+
+
 def seed_everything(seed: int = SEED) -> None:
     import tensorflow as tf
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from tfpcheck.findings import Where
 from tfpcheck.model_file.types import CallSite, FunctionInfo, Layer, ModelFile
@@ -85,61 +84,6 @@ TFP_LAYER_DISTRIBUTIONS: dict[str, tuple[str, str]] = {
 DISTRIBUTION_LAYERS = frozenset({"DistributionLambda", *TFP_LAYER_DISTRIBUTIONS})
 
 
-def _event_size(layer: Layer, key: str = "event_size") -> int | None:
-    """Read event_size/event_shape from the config or, failing that, the stored closure."""
-    sources: list[object] = [layer.config.get(key), layer.config.get("event_shape")]
-    for fn in layer.functions:
-        closure = fn.closure()
-        sources += [closure.get(key), closure.get("event_shape")]
-    for value in sources:
-        if isinstance(value, bool):
-            continue
-        if isinstance(value, int):
-            return value
-        if isinstance(value, list | tuple) and value and all(isinstance(v, int) for v in value):
-            return math.prod(value)
-    return None
-
-
-def _num_components(layer: Layer) -> int | None:
-    value = layer.config.get("num_components")
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    for fn in layer.functions:
-        value = fn.closure().get("num_components")
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    return None
-
-
-def _params_independent(n: int) -> int:
-    return 2 * n
-
-
-# params_size of each tfp.layers class, as tfp defines it, from event size (and components).
-PARAMS_SIZE: dict[str, Callable[[int, int | None], int | None]] = {
-    "OneHotCategorical": lambda n, _k: n,
-    "IndependentBernoulli": lambda n, _k: n,
-    "IndependentPoisson": lambda n, _k: n,
-    "IndependentNormal": lambda n, _k: _params_independent(n),
-    "IndependentLogistic": lambda n, _k: _params_independent(n),
-    "MultivariateNormalTriL": lambda n, _k: n + n * (n + 1) // 2,
-    "CategoricalMixtureOfOneHotCategorical": lambda n, k: None if k is None else k * (1 + n),
-    "MixtureNormal": lambda n, k: None if k is None else k * (1 + 2 * n),
-    "MixtureLogistic": lambda n, k: None if k is None else k * (1 + 2 * n),
-}
-
-
-def params_size(layer: Layer) -> int | None:
-    formula = PARAMS_SIZE.get(layer.class_name)
-    if formula is None:
-        return None
-    n = _event_size(layer)
-    if n is None:
-        return None
-    return formula(n, _num_components(layer))
-
-
 def user_functions(layer: Layer) -> list[FunctionInfo]:
     """Functions the user wrote (not tfp's own wrappers around them)."""
     return [fn for fn in layer.functions if not fn.is_tfp_code]
@@ -202,8 +146,8 @@ class Head:
 
 def _head_for(layer: Layer) -> Head | None:
     if layer.class_name in TFP_LAYER_DISTRIBUTIONS:
-        dist, param = TFP_LAYER_DISTRIBUTIONS[layer.class_name]
-        return Head(layer, [dist], parameterization=param)
+        dist, builtin = TFP_LAYER_DISTRIBUTIONS[layer.class_name]
+        return Head(layer, [dist], parameterization=builtin)
     if layer.class_name != "DistributionLambda":
         return None
     for fn in user_functions(layer):
@@ -256,6 +200,84 @@ def units_source(model: ModelFile, layer: Layer) -> Layer | None:
         if current.class_name not in {"Activation", "Dropout", "GaussianNoise", "Identity"} and (
             current.class_name not in ACTIVATION_LAYER_CLASSES
         ):
+            return None
+        current = feeder(model, current)
+    return None
+
+
+# Layers whose output's last axis is their input's (values may change, the width does not).
+WIDTH_PRESERVING_LAYERS = frozenset(
+    {
+        "Activation",
+        *ACTIVATION_LAYER_CLASSES,
+        "Dropout",
+        "GaussianDropout",
+        "GaussianNoise",
+        "AlphaDropout",
+        "SpatialDropout1D",
+        "SpatialDropout2D",
+        "SpatialDropout3D",
+        "Identity",
+        "ActivityRegularization",
+        "BatchNormalization",
+        "LayerNormalization",
+        "UnitNormalization",
+    }
+)
+
+
+@dataclass(frozen=True)
+class WidthSource:
+    """The layer a head's input comes from, and whether its own argument decides the width.
+
+    Read from a model description (tfp105's static side) or from the live layer (the probe).
+    """
+
+    name: str
+    class_name: str
+    argument: Literal["units", "filters"] | None  # None: not its own argument (Flatten)
+    width: int | None
+    activation: str | None = None  # a non-linear activation, written back in a fix
+
+    def render(self, width: int | None = None) -> str:
+        """The layer as written with `width` (default its own): Dense(8, name='params')."""
+        args = [str(self.width if width is None else width)] if self.argument else []
+        if self.argument == "filters":
+            args.append("...")  # kernel size, padding: left as they are
+        if self.activation:
+            args.append(f"activation={self.activation!r}")
+        args.append(f"name={self.name!r}")
+        return f"{self.class_name}({', '.join(args)})"
+
+
+def _own_width(layer: Layer) -> WidthSource | None:
+    act = normalize_activation(layer.activation or "linear")
+    activation = None if act == "linear" else layer.activation
+    if layer.units is not None:
+        return WidthSource(layer.name, layer.class_name, "units", layer.units, activation)
+    filters = layer.config.get("filters")
+    # channels_first puts the filters on axis 1, not on the last axis
+    channels_last = layer.config.get("data_format") in (None, "channels_last")
+    if isinstance(filters, int) and not isinstance(filters, bool) and channels_last:
+        return WidthSource(layer.name, layer.class_name, "filters", filters, activation)
+    return None
+
+
+def width_source(model: ModelFile, layer: Layer) -> WidthSource | None:
+    """Where the width of `layer`'s input is decided, when the description says so.
+
+    Walks back through layers that keep the last axis (Dropout, BatchNormalization, ...)
+    to a Dense-like layer (its units) or a channels-last convolution (its filters). None
+    for anything else (Flatten, a merge, a Lambda): the probe sees that width instead.
+    """
+    current = feeder(model, layer)
+    seen: set[int] = set()
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        found = _own_width(current)
+        if found is not None:
+            return found
+        if current.class_name not in WIDTH_PRESERVING_LAYERS:
             return None
         current = feeder(model, current)
     return None
