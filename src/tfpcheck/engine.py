@@ -16,6 +16,7 @@ from tfpcheck.user_files import UserFile
 # The model readers and the rules are imported where they are used: a cache hit needs
 # neither, and their import is a good part of a cached re-check's time.
 if TYPE_CHECKING:
+    from tfpcheck.probe import ProbeResult
     from tfpcheck.rules.context import StaticContext
 
 
@@ -176,6 +177,14 @@ def _finish_probed(
         probed.not_probed,
         probed.user_files,
     )
+
+
+def live_result(label: str, options: CheckOptions, result: ProbeResult) -> FileResult:
+    """The result of a probe run in this process on a live model (the Python API's), finished
+    as a file's: the same selection, order and notes."""
+    error = FileError(*result.error) if result.error is not None else None
+    probed = _Probed(list(result.findings), list(result.notes), error, result.not_probed)
+    return _finish_probed(label, options, probed)
 
 
 def source_findings(specs: list[str]) -> list[Finding]:

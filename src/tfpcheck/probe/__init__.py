@@ -34,6 +34,9 @@ class ProbeRequest:
     num_examples: int | None = None
     static_findings: tuple[Finding, ...] = ()  # so the probe can confirm them
     custom_objects: str | None = None  # --custom-objects FILE.py | module
+    # (x, y) arrays given in memory (the Python API's x=, y=), used as --data's would be;
+    # only in the calling process: a probe with them never goes to a worker.
+    arrays: tuple[object, object] | None = None
 
 
 @dataclass(frozen=True)

@@ -171,14 +171,53 @@ def load_data(
             f"{path}: 'x' and '{y_key}' must hold one row per example (found shapes "
             f"{x.shape} and {y.shape})"
         )
-    available = min(len(x), len(y))
+    return _first_examples(x, y, len(x), n, "--data", path)
+
+
+def given_data(
+    x: Any, y: Any, n: int, output: str | None = None
+) -> tuple[Any, np.ndarray, int, list[str]]:
+    """x and y given as arrays (`tfpcheck.check(x=..., y=...)`): what --data holds, in memory.
+
+    x is an array, or a list or dict of arrays for a model with several inputs; y is an
+    array, or a dict of arrays by output name for a model with several outputs.
+    """
+    if isinstance(y, dict):
+        if output is None or output not in y:
+            wanted = "an array" if output is None else f"the key '{output}'"
+            raise InputError(f"y must hold {wanted} (found keys {sorted(y)})")
+        y = y[output]
+    y = np.asarray(y)
+    leaves: list[np.ndarray]
+    if isinstance(x, dict):
+        x = {name: np.asarray(value) for name, value in x.items()}
+        leaves = list(x.values())
+    elif isinstance(x, list | tuple):
+        x = [np.asarray(value) for value in x]
+        leaves = list(x)
+    else:
+        x = np.asarray(x)
+        leaves = [x]
+    if y.ndim == 0 or not leaves or any(leaf.ndim == 0 for leaf in leaves):
+        shapes = ", ".join(str(leaf.shape) for leaf in leaves)
+        raise InputError(
+            f"x and y must hold one row per example (found shapes {shapes} and {y.shape})"
+        )
+    count = min(len(leaf) for leaf in leaves)
+    return _first_examples(x, y, count, n, "x and y", "x and y")
+
+
+def _first_examples(
+    x: Any, y: np.ndarray, count: int, n: int, given: str, where: str
+) -> tuple[Any, np.ndarray, int, list[str]]:
+    available = min(count, len(y))
     notes = []
     if available < n:
-        notes.append(f"--data has {available} examples: probing with batch size {available}")
+        notes.append(f"{given} has {available} examples: probing with batch size {available}")
         n = available
     if n < 1:
-        raise InputError(f"{path} holds no examples")
-    return x[:n], y[:n], n, notes
+        raise InputError(f"{where} holds no examples")
+    return take(x, 0, n), y[:n], n, notes
 
 
 def _variant(per_example: Shape, canonical: bool, source: str = "synthesized") -> TargetVariant:

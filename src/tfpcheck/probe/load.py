@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -74,6 +75,9 @@ class Loaded:
     factory_loss: Any = None  # the loss a factory returned with the model
     is_factory: bool = False
     notes: list[str] = field(default_factory=list)
+    # Whether to try model.save() and loading it back (TFP006). Not for the user's own live
+    # model: checking it must leave no file behind and no state changed.
+    check_saving: bool = True
 
 
 @dataclass
@@ -298,20 +302,13 @@ def _only_the_loss_is_missing(finding: Finding, name: object) -> Finding:
 
 
 def _factory_flavor(model: Any) -> tuple[str, Any] | None:
-    try:
-        import tf_keras
-
-        if isinstance(model, tf_keras.Model):
-            return TF_KERAS, tf_keras
-    except ImportError:
-        pass
-    try:
-        import keras
-
-        if isinstance(model, keras.Model):
-            return KERAS3, keras
-    except ImportError:
-        pass
+    # Only a Keras already imported can have built the model: importing the other would cost
+    # a second or more, and in the user's own process (the Python API) it is not ours to do.
+    for flavor, name in ((TF_KERAS, "tf_keras"), (KERAS3, "keras")):
+        module = sys.modules.get(name)
+        model_class = getattr(module, "Model", None)
+        if isinstance(model_class, type) and isinstance(model, model_class):
+            return flavor, module
     return None
 
 

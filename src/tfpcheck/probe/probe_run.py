@@ -14,6 +14,7 @@ from tfpcheck.probe.aggregate import finalize, suppress, uncovered
 from tfpcheck.probe.batches import (
     InputError,
     from_data,
+    given_data,
     load_data,
     make_inputs,
     pinned,
@@ -66,9 +67,13 @@ SINGLES_BUDGET = 4.0  # seconds for running examples one at a time
 
 
 class ProbeRun:
-    def __init__(self, request: ProbeRequest, output: str | None = None) -> None:
+    def __init__(
+        self, request: ProbeRequest, output: str | None = None, loaded: Loaded | None = None
+    ) -> None:
         self.request = request
         self.output = output  # the output probed, for a model with several
+        # a model already in this process (the Python API's): probed as it is, not loaded
+        self.loaded = loaded
         self.notes: list[str] = []
         self.findings: list[Finding] = []
         self.observations: list[Observation] = []  # each probed model's (or output's)
@@ -86,6 +91,8 @@ class ProbeRun:
 
     def load(self) -> Loaded | LoadFailure:
         request = self.request
+        if self.loaded is not None:
+            return self.loaded
         if is_factory_reference(request.path):
             return load_factory(request.path)
         need_compiled = request.loss is None or request.loss.kind == "compiled"
@@ -110,7 +117,8 @@ class ProbeRun:
             return self.result(not_probed=_why_not_loaded(loaded))
         self.notes += loaded.notes
         if loaded.is_factory:
-            self.findings += check_roundtrip(loaded)
+            if loaded.check_saving:
+                self.findings += check_roundtrip(loaded)
             # the structural rules see the factory's model as they see a saved file's
             self.described = structural_findings(loaded, self.request.loss)
             statics = (*self.request.static_findings, *self.described)
@@ -182,6 +190,10 @@ class ProbeRun:
             x, y, n, notes = load_data(request.data, n, self.output)
             self.notes += notes
             return x, y, n
+        if request.arrays is not None:
+            x, y, n, notes = given_data(*request.arrays, n, self.output)
+            self.notes += notes
+            return x, y, n
         return make_inputs(model, n), None, n
 
     def probe(self, loaded: Loaded, plan: Any) -> ProbeResult:
@@ -207,7 +219,7 @@ class ProbeRun:
             forwards={},
             evals=[],
             targets_source="data"
-            if request.data
+            if request.data or request.arrays is not None
             else ("target-shape" if request.target_shape is not None else "synthesized"),
             classes=request.classes,
             # --data holds examples to probe with, often a sample: its size is not taken for

@@ -59,7 +59,7 @@ def _evidence_lines(finding: Finding, verbose: bool) -> list[str]:
     ]
 
 
-def _describe(finding: Finding) -> str:
+def describe_where(finding: Finding) -> str:
     """Where a finding points, with a source file inside the working directory made relative."""
     where = finding.where
     if where.file is None:
@@ -77,7 +77,7 @@ def _finding_block(console: Console, finding: Finding, verbose: bool) -> None:
     head.append(f" [{finding.name}] ", style="dim")
     head.append(finding.message)
     console.print(head)
-    console.print(f"    [dim]at[/dim] {escape(_describe(finding))}")
+    console.print(f"    [dim]at[/dim] {escape(describe_where(finding))}")
     for line in _evidence_lines(finding, verbose):
         console.print(f"    [dim]{escape(line)}[/dim]")
     _fix_block(console, finding.fix)
