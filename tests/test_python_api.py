@@ -1,0 +1,169 @@
+"""`tfpcheck.check` and its Report.
+
+The live models are built and checked in a process of their own (python_api_cases.py): this
+process must not import TensorFlow, which other tests assert. Report itself is plain data and
+is tested here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import model_path
+
+import tfpcheck
+from tfpcheck.api import CheckFailed, Report
+from tfpcheck.findings import FileError, FileResult, Finding, Severity, Where
+
+CASES = Path(__file__).with_name("python_api_cases.py")
+HEAVY = ("tensorflow", "tensorflow_probability", "keras", "tf_keras")
+
+
+@pytest.fixture(scope="module")
+def live() -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run(
+        [sys.executable, str(CASES)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
+
+
+def test_double_softmax_in_a_live_tf_keras_model(live: dict[str, Any]) -> None:
+    case = live["softmax"]
+    assert "TFP202" in case["codes"]
+    assert not case["ok"]
+    assert "TFP202 error [double-softmax]" in case["text"]
+    assert "<td><strong>TFP202</strong>" in case["html"]
+    assert case["raised"][0] == "CheckFailed"
+    assert "TFP202" in case["raised"][1]
+    assert [f["code"] for f in case["dict"]["findings"]] == case["codes"]
+    assert case["dict"]["probed"] is True
+
+
+def test_the_fixed_model_is_ok(live: dict[str, Any]) -> None:
+    case = live["fixed"]
+    assert "TFP202" not in case["codes"]
+    assert case["ok"]  # and raise_for_errors() did not raise: the script got this far
+
+
+def test_keras3_model_with_a_python_loss_and_arrays(live: dict[str, Any]) -> None:
+    case = live["keras3"]
+    assert case["codes"] == ["TFP101"]
+    assert not case["ok"]
+
+
+def test_a_check_leaves_the_model_and_random_state_as_they_were(live: dict[str, Any]) -> None:
+    for name in ("keras3", "tf_keras_compiled"):
+        case = live[name]
+        assert case["weights_unchanged"], name
+        assert case["same_optimizer"], name
+        assert case["same_loss"], name
+    assert live["keras3"]["python_random"]
+    assert live["keras3"]["numpy_random"]
+    assert live["keras3"]["fits"]  # the restored compile state still trains
+    assert live["uncompiled"]["compiled"] is False
+
+
+def test_a_compiled_tf_keras_model_is_checked_with_its_loss(live: dict[str, Any]) -> None:
+    assert "TFP202" in live["tf_keras_compiled"]["codes"]
+
+
+def test_a_factory_returning_model_and_loss(live: dict[str, Any]) -> None:
+    assert "TFP101" in live["factory"]["codes"]
+
+
+def test_static_only_reads_the_live_description(live: dict[str, Any]) -> None:
+    assert live["static_only"]["codes"] == ["TFP202"]
+
+
+def test_a_path_goes_through_the_command_line_engine() -> None:
+    report = tfpcheck.check(model_path("tfk_softmax_categorical.keras"), static_only=True)
+    assert "TFP202" in [f.code for f in report.findings]
+    assert report.to_dict()["reason"] == "--static: only the static tier ran"
+    assert not report.ok
+
+
+def test_a_path_takes_no_loss_object() -> None:
+    with pytest.raises(TypeError, match="--loss does"):
+        tfpcheck.check(model_path("tfk_softmax_categorical.keras"), loss=len, static_only=True)
+
+
+def test_bad_arguments_are_errors_of_the_call() -> None:
+    path = model_path("tfk_softmax_categorical.keras")
+    with pytest.raises(ValueError, match="x and y go together"):
+        tfpcheck.check(path, x=[[0.0]])
+    with pytest.raises(ValueError, match="no rule code starts with 'TFQ'"):
+        tfpcheck.check(path, select="TFQ", static_only=True)
+    with pytest.raises(ValueError, match="unknown loss"):
+        tfpcheck.check(path, loss="nlll", static_only=True)
+
+
+def test_importing_the_api_imports_no_tensorflow() -> None:
+    script = (
+        "import sys, tfpcheck; tfpcheck.check, tfpcheck.Report, tfpcheck.CheckFailed; "
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert proc.stdout.strip() == "[]"
+
+
+def _finding(severity: Severity, message: str = "m <b>&") -> Finding:
+    return Finding(
+        "TFP202",
+        "double-softmax",
+        severity,
+        message,
+        "use `logits=t` <here>",
+        Where(layer="act<1>", layer_index=1),
+    )
+
+
+def test_report_html_escapes_everything() -> None:
+    report = Report(FileResult("<model>", (_finding(Severity.ERROR),), notes=("a<b",)))
+    page = report._repr_html_()
+    assert "&lt;model&gt;" in page
+    assert "m &lt;b&gt;&amp;" in page
+    assert "<code>use `logits=t` &lt;here&gt;</code>" in page
+    assert "layer &#x27;act&lt;1&gt;&#x27; (#1)" in page
+    assert "note: a&lt;b" in page
+    assert "<b>" not in page
+
+
+def test_report_ok_follows_fail_on() -> None:
+    warning = FileResult("<m>", (_finding(Severity.WARNING),))
+    assert Report(warning).ok
+    Report(warning).raise_for_errors()
+    strict = Report(warning, fail_on=Severity.WARNING)
+    assert not strict.ok
+    with pytest.raises(CheckFailed) as raised:
+        strict.raise_for_errors()
+    assert isinstance(raised.value, AssertionError)
+    assert str(raised.value) == str(strict)
+    assert "TFP202 warning [double-softmax]" in str(strict)
+
+
+def test_a_model_that_could_not_be_checked_is_not_ok() -> None:
+    report = Report(FileResult("<m>", error=FileError("usage", "the model is not built")))
+    assert not report.ok
+    assert "the model is not built" in str(report)
+    assert "the model is not built" in report._repr_html_()
+    assert report.to_dict()["error"] == {"code": "usage", "message": "the model is not built"}
+
+
+def test_text_has_no_colour() -> None:
+    assert "\x1b[" not in str(Report(FileResult("<m>", (_finding(Severity.ERROR),))))
