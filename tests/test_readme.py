@@ -25,3 +25,18 @@ def test_readme_documents_every_check_option(run_cli) -> None:
     options -= {"--help", "--no-from-logits"}
     missing = sorted(o for o in options if o not in README)
     assert not missing, f"README does not mention {missing}"
+
+
+def test_readme_documents_the_python_api() -> None:
+    import inspect
+
+    from tfpcheck.api import Report, check
+
+    section = README.split("### In Python and in notebooks", 1)[1].split("\n### ", 1)[0]
+    for name in inspect.signature(check).parameters:
+        assert f"`{name}" in section or f" {name}=" in section, name
+    members = [m for m in vars(Report) if not m.startswith("__") and m != "result"]
+    members = [m for m in members if m not in ("fail_on", "seconds")]
+    for member in members:
+        assert f"{member}" in section, member
+    assert "tfpcheck.CheckFailed" in section
