@@ -29,6 +29,8 @@ EXPECTED = {
     "flipout_elu_onehot": {("TFP303", "logits")},
     "elu_hidden_linear_logits": set(),
     "softplus_scale_normal": set(),
+    "sigmoid_inside_probs": set(),
+    "linear_into_probs": {("TFP204", "logits")},
 }
 TWINS = {
     "normal_dense64_relu": "tfk_normal_dense64_relu.keras",

@@ -14,6 +14,8 @@ EXPLAINS = {
     "TFP301": {"TFP302"},
     "TFP304": {"TFP302"},  # a covariance that is not positive definite: its log_prob is NaN
     "TFP205": {"TFP101", "TFP102", "TFP103", "TFP108", "TFP107"},
+    # logits read as probabilities: samples out of range and NaN log_probs follow from it
+    "TFP204": {"TFP108", "TFP302"},
 }
 
 

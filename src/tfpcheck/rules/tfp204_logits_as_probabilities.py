@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from tfpcheck.findings import Finding, Severity
 from tfpcheck.losses import CROSS_ENTROPY_LOSSES
+from tfpcheck.model_file.bytecode.expr_query import contains_call
 from tfpcheck.rules.base import Rule, RuleDoc
 from tfpcheck.rules.context import StaticContext
 from tfpcheck.rules.heads import (
@@ -21,12 +22,17 @@ from tfpcheck.rules.heads import (
 )
 
 PROBS_DISTRIBUTIONS = SOFTMAX_LOGIT_DISTRIBUTIONS | SIGMOID_LOGIT_DISTRIBUTIONS
+# Calls that turn raw values into probabilities inside the lambda itself
+SQUASHING_CALLS = frozenset({"sigmoid", "softmax", "Sigmoid", "Softmax"})
 
 
 def _head_findings(ctx: StaticContext) -> Iterator[Finding]:
     for head in distribution_heads(ctx.model):
         for call in head.calls:
-            if call.short_name not in PROBS_DISTRIBUTIONS or call.kwarg("probs") is None:
+            probs = call.kwarg("probs")
+            if call.short_name not in PROBS_DISTRIBUTIONS or probs is None:
+                continue
+            if contains_call(probs, SQUASHING_CALLS):  # probs=tf.concat([1 - s, s]) of a sigmoid
                 continue
             found = activation_source(ctx.model, head.layer)
             if found is None or found[1] != "linear":
