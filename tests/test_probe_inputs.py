@@ -238,6 +238,37 @@ def test_embedding_and_float_inputs_run_with_valid_ids() -> None:
     assert errors(fixed) == []
 
 
+@pytest.mark.parametrize("keys", [("x_tokens", "x_numeric"), ("x0", "x1")])
+def test_data_for_several_inputs_by_name_or_position(tmp_path: Path, keys: tuple[str, str]) -> None:
+    model = model_path("k3_embedding_two_inputs.keras")
+    rng = np.random.default_rng(0)
+    data = tmp_path / "two_inputs.npz"
+    arrays = {
+        keys[0]: rng.integers(0, 50, size=(40, 6)).astype("int32"),
+        keys[1]: rng.normal(size=(40, 3)).astype("float32"),
+        "y": rng.normal(size=(40, 1)).astype("float32"),
+    }
+    np.savez(data, **arrays)
+    # real targets (N, 1) and a loss that drops the parameters' rank: the broadcast is an
+    # error, with the data's own target shape
+    broken = probe(model, f"{LOSSES}:normal_nll_rank_dropping", data=str(data))
+    assert broken.error is None
+    finding = only(broken.findings, "TFP101")
+    assert finding.severity == Severity.ERROR
+    assert finding.evidence["target_shape"] == "(N, 1)"
+    assert errors(probe(model, f"{LOSSES}:normal_nll", data=str(data))) == []
+
+
+def test_data_without_the_inputs_names_them(tmp_path: Path) -> None:
+    data = tmp_path / "wrong.npz"
+    np.savez(data, a=np.zeros((4, 6)), y=np.zeros((4, 1)))
+    result = probe(
+        model_path("k3_embedding_two_inputs.keras"), f"{LOSSES}:normal_nll", data=str(data)
+    )
+    assert result.error is not None
+    assert "(or x_<input name> / x0, x1, ... for each input)" in result.error[1]
+
+
 def test_two_float_inputs_through_a_nested_body() -> None:
     finding = only(probe(model_path("k3_functional_nested.keras")).findings, "TFP202")
     assert finding.where.layer == "probs" and finding.evidence["output_shape"] == "(32, 3)"

@@ -174,7 +174,14 @@ def check(
         int | None, typer.Option(min=2, metavar="K", help="Number of classes.")
     ] = None,
     data: Annotated[
-        str | None, typer.Option(help="An .npz file with arrays x and y.", metavar="FILE.npz")
+        str | None,
+        typer.Option(
+            help=(
+                "An .npz of real examples: arrays x and y (x_<input> or x0, x1, ... for "
+                "several inputs; y_<output> for several outputs)."
+            ),
+            metavar="FILE.npz",
+        ),
     ] = None,
     num_examples: Annotated[
         int | None,

@@ -136,10 +136,35 @@ def take(x: Any, start: int, stop: int) -> Any:
     return x[start:stop]
 
 
+def input_names(model: Any) -> list[str]:
+    """The names of the model's Input layers, in the order of model.inputs."""
+    names = getattr(model, "input_names", None)  # tf_keras
+    if isinstance(names, list) and len(names) == len(model.inputs):
+        return [str(name) for name in names]
+    found = []
+    for tensor in model.inputs:  # Keras 3: the Input layer that made each tensor
+        history = getattr(tensor, "_keras_history", None)
+        operation = getattr(history, "operation", None) or getattr(history, "layer", None)
+        found.append(str(getattr(operation, "name", None) or getattr(tensor, "name", "")))
+    return found
+
+
+def _several_inputs(data: Any, model: Any) -> list[np.ndarray] | None:
+    """x_<input name> for each input, or x0, x1, ... in the order of model.inputs."""
+    if model is None or len(getattr(model, "inputs", None) or []) < 2:
+        return None
+    names = input_names(model)
+    for keys in ([f"x_{name}" for name in names], [f"x{i}" for i in range(len(names))]):
+        if all(key in data.files for key in keys):
+            return [data[key] for key in keys]
+    return None
+
+
 def load_data(
-    path: str, n: int, output: str | None = None
+    path: str, n: int, output: str | None = None, model: Any = None
 ) -> tuple[Any, np.ndarray, int, list[str]]:
-    """x and y from an .npz; for one output of a multi-output model, y_<output> (or y)."""
+    """x and y from an .npz; for one output of a multi-output model, y_<output> (or y); for a
+    model with several inputs, x_<input name> (or x0, x1, ...) instead of x."""
     y_key = "y"
     try:
         data = np.load(path, allow_pickle=False)
@@ -150,10 +175,21 @@ def load_data(
         with data:
             if output is not None and f"y_{output}" in data.files:
                 y_key = f"y_{output}"
-            if "x" not in data.files or y_key not in data.files:
+            several = None if "x" in data.files else _several_inputs(data, model)
+            if (several is None and "x" not in data.files) or y_key not in data.files:
                 wanted = "'x' and 'y'" if output is None else f"'x' and 'y_{output}' (or 'y')"
+                if model is not None and len(getattr(model, "inputs", None) or []) > 1:
+                    wanted += " (or x_<input name> / x0, x1, ... for each input)"
                 raise InputError(f"{path} must hold arrays {wanted} (found {sorted(data.files)})")
-            x, y = data["x"], data[y_key]
+            y = data[y_key]
+            if several is not None:
+                if any(a.ndim == 0 for a in several) or y.ndim == 0:
+                    raise InputError(
+                        f"{path}: every x_ array and '{y_key}' need one row per example"
+                    )
+                count = min(len(a) for a in several)
+                return _first_examples(_structured(model, several), y, count, n, "--data", path)
+            x = data["x"]
     except InputError:
         raise
     # Not an .npz, truncated (as a zip or inside a member), or holding pickled objects.

@@ -187,7 +187,7 @@ class ProbeRun:
         request = self.request
         n = request.batch_size
         if request.data:
-            x, y, n, notes = load_data(request.data, n, self.output)
+            x, y, n, notes = load_data(request.data, n, self.output, model)
             self.notes += notes
             return x, y, n
         if request.arrays is not None:
