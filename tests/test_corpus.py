@@ -44,10 +44,6 @@ KNOWN_MISSES: dict[str, str] = {
         "TFP101 missed for a hand-written Gaussian NLL (no tfd distribution) whose "
         "y_pred[:, 0] - y_true terms are (N, N) and reduced to a scalar by K.mean"
     ),
-    "tfp_issue_1834_dense_variational_keras3": (
-        "TFP004 reported as TFP108 when a tfp.layers layer is called on a Keras 3 tensor "
-        "(AttributeError: 'tuple' object has no attribute 'rank')"
-    ),
     "blood_glucose_basic_lstm_abs_variance_k3": (
         "TFP301 missed for a scale of tf.sqrt(tf.abs(raw)): abs passes for a constraint, but the "
         "scale is 0 (NaN loss and gradients) wherever the raw Dense output crosses zero"

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import sys
+import traceback
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -312,6 +313,24 @@ def _factory_flavor(model: Any) -> tuple[str, Any] | None:
     return None
 
 
+# tfp.layers are tf_keras layers: their code and tf_keras' own run them
+TF_KERAS_CODE = ("tensorflow_probability/python/layers/", "/tf_keras/")
+
+
+def _keras3_tensor_in_tfp_layers(exc: BaseException) -> bool:
+    """Whether the error happened in tf_keras or tfp.layers code holding a Keras 3 object: a
+    Keras 3 tensor fails in a tf_keras layer in ways no message names."""
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        path = frame.f_code.co_filename.replace("\\", "/")
+        if not any(part in path for part in TF_KERAS_CODE):
+            continue
+        for value in frame.f_locals.values():
+            items = value if isinstance(value, list | tuple) else (value,)
+            if any(type(item).__module__.startswith("keras.src.") for item in items):
+                return True
+    return False
+
+
 def load_factory(reference: str) -> Loaded | LoadFailure:
     import tensorflow_probability  # noqa: F401  (a factory may rely on tfp.layers being set up)
 
@@ -325,8 +344,10 @@ def load_factory(reference: str) -> Loaded | LoadFailure:
             "keras",
         }:
             return LoadFailure([missing_keras(exc.exception.name, exc.what)])
-        if any(marker in text for marker in KERAS3_TFP_LAYER_ERRORS) or (
-            summary.layer is not None and "tensorflow_probability" in text
+        if (
+            any(marker in text for marker in KERAS3_TFP_LAYER_ERRORS)
+            or (summary.layer is not None and "tensorflow_probability" in text)
+            or _keras3_tensor_in_tfp_layers(exc.exception)
         ):
             return LoadFailure([flavor_mismatch(summary, exc.what)])
         return LoadFailure([load_failure(summary, exc.what)])
