@@ -292,7 +292,7 @@ def _no_paths_message(found: Any) -> str:
             "no PATH given: tfpcheck model.keras [options], or list the models in "
             "[[tool.tfpcheck.models]] of pyproject.toml (tfpcheck --help)"
         )
-    from tfpcheck.config import display
+    from tfpcheck.references import display
 
     where = display(found.file)
     if found.models:

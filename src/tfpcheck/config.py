@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tfpcheck.references import is_code_reference, is_file_target
+from tfpcheck.references import display, is_code_reference, is_file_target
 
 PYPROJECT = "pyproject.toml"
 
@@ -65,21 +65,6 @@ class ConfigError(Exception):
 
 def param_of(key: str) -> str:
     return _PARAM_OF_KEY.get(key, key.replace("-", "_"))
-
-
-def display(path: str | Path) -> str:
-    """A path as the user would write it: relative below the current directory."""
-    absolute = os.path.abspath(path)
-    relative = os.path.relpath(absolute)
-    return absolute if relative.startswith(os.pardir) else relative
-
-
-def _is_file_reference(target: str) -> bool:
-    return is_file_target(target)
-
-
-def _is_factory(path: str) -> bool:
-    return is_code_reference(path)
 
 
 # -- values ------------------------------------------------------------------------------
@@ -194,14 +179,14 @@ def _loss(value: Any, base: Path) -> str:
         target, _, name = text.rpartition(":")
         if not target or not name:
             raise _BadValue("must be FILE.py:NAME or module:NAME for a loss function")
-        if _is_file_reference(target):
+        if is_file_target(target):
             return f"{base / target}:{name}"
     return text
 
 
 def _custom_objects(value: Any, base: Path) -> str:
     text = _string(value)
-    return str(base / text) if _is_file_reference(text) else text
+    return str(base / text) if is_file_target(text) else text
 
 
 _VALUES: dict[str, Callable[[Any, Path], Any]] = {
@@ -244,7 +229,7 @@ class ModelTable:
 
     def matches(self, path: str) -> bool:
         if self.is_factory:
-            return _is_factory(path) and _absolute_spec(path, Path.cwd()) == _absolute_spec(
+            return is_code_reference(path) and _absolute_spec(path, Path.cwd()) == _absolute_spec(
                 self.pattern, self.base
             )
         assert self.regex is not None
@@ -260,7 +245,7 @@ class ModelTable:
         """The models this table names, as paths to show (no PATH on the command line)."""
         if self.is_factory:
             target, _, name = self.pattern.rpartition(":")
-            if _is_file_reference(target):
+            if is_file_target(target):
                 return [f"{display(self.base / target)}:{name}"]
             return [self.pattern]
         found = glob.glob(self.pattern, root_dir=self.base, recursive=True)
@@ -279,7 +264,7 @@ class Config:
 
 def _absolute_spec(spec: str, base: Path) -> str:
     target, _, name = spec.rpartition(":")
-    if _is_file_reference(target):
+    if is_file_target(target):
         return f"{os.path.abspath(base / target)}:{name}"
     return spec
 
@@ -362,7 +347,7 @@ def _read_models(raw: Any, file: str, name: str, base: Path) -> tuple[ModelTable
         here = f"{here} (path {_show(pattern)})"
         values = _read_values(table, ("path", *MODEL_KEYS), here, base)
         pattern = pattern.removeprefix("./")
-        if _is_factory(pattern):
+        if is_code_reference(pattern):
             tables.append(ModelTable(pattern, values, base, is_factory=True, label=here))
         else:
             try:

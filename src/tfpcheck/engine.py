@@ -53,11 +53,6 @@ def _sort_key(finding: Finding) -> tuple[int, int, str]:
     return (-finding.severity.rank, index, finding.code)
 
 
-def is_factory_spec(path: str) -> bool:
-    """`FILE.py:NAME` or `package.module:NAME` (and not an existing path with a colon)."""
-    return is_code_reference(path)
-
-
 # Static findings that forbid loading the file at all, whatever --unsafe says.
 NEVER_LOAD = {"TFP007": "it carries code that calls the shell, files or the network"}
 # Static findings after which loading cannot give a meaningful answer.
@@ -229,7 +224,7 @@ def _default_loss(ctx: StaticContext, options: CheckOptions) -> tuple[CheckOptio
 
 
 def check_path(path: str, options: CheckOptions) -> FileResult:
-    if is_factory_spec(path):
+    if is_code_reference(path):
         static = source_findings([path, *_loss_source(options)])
         if options.static_only:
             return _finish(path, static, options, [], not_probed=STATIC_FACTORY)
@@ -264,10 +259,6 @@ def check_path(path: str, options: CheckOptions) -> FileResult:
     blocker = _probe_blocker(findings, ctx)
     if blocker is not None:
         return _finish(path, findings, options, notes, not_probed=blocker)
-    from tfpcheck.probe import NO_TENSORFLOW, tf_available
-
-    if not tf_available():  # before the default loss's note, which says it probes
-        return _finish(path, findings, options, notes, not_probed=NO_TENSORFLOW)
     options, default_note = _default_loss(ctx, options)
     if default_note:
         notes.append(default_note)
@@ -288,7 +279,7 @@ def check_paths(
         if path_options.use_cache:
             from tfpcheck.cache import cached_check
 
-            result = cached_check(path, path_options, check_path, is_factory_spec(path))
+            result = cached_check(path, path_options, check_path, is_code_reference(path))
         else:
             result = check_path(path, path_options)
         results.append(result)

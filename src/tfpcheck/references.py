@@ -80,7 +80,7 @@ def module_file(target: str, search: list[str] | None = None) -> Path | None:
 def _parse(path: Path, what: str, fix: str = "fix the file") -> ast.Module | None:
     """The file's tree; None when it nests deeper than `ast` can build (Python may still
     import it: only the probe can tell)."""
-    shown = _display(path)
+    shown = display(path)
     if path.is_dir():
         raise BadReference(f"{what}: {shown} is a directory, not a Python file")
     if not path.is_file():
@@ -103,7 +103,8 @@ def _parse(path: Path, what: str, fix: str = "fix the file") -> ast.Module | Non
         return None
 
 
-def _display(path: Path) -> str:
+def display(path: str | Path) -> str:
+    """A path as the user would write it: relative below the current directory."""
     absolute = os.path.abspath(path)
     relative = os.path.relpath(absolute)
     return absolute if relative.startswith(os.pardir) else relative
@@ -167,7 +168,7 @@ def check_code_reference(reference: CodeReference, what: str, fix: str = "fix th
     define NAME. `what` names the reference in the message: "models.py:build", "--loss"."""
     if reference.is_file:
         path = Path(reference.target)
-        where = _display(path)
+        where = display(path)
     else:
         found = module_file(reference.target)
         if found is None:

@@ -16,7 +16,6 @@ from tfpcheck.findings import Confidence, Finding, Where
 from tfpcheck.probe.frames import ErrorSummary, summarize_error
 from tfpcheck.probe.rebuild import Unrebuildable, unrebuildable_layer
 from tfpcheck.probe.user_code import UserCodeError, call_factory, module_objects
-from tfpcheck.references import is_code_reference
 from tfpcheck.rules import tfp009_saved_layer_cannot_be_reloaded as tfp009
 from tfpcheck.rules.base import Rule
 from tfpcheck.rules.tfp004_keras_flavor_mismatch import RULE as TFP004
@@ -85,10 +84,6 @@ class Loaded:
 class LoadFailure:
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-def is_factory_reference(path: str) -> bool:
-    return is_code_reference(path)
 
 
 def file_flavor(path: str) -> str:

@@ -29,7 +29,6 @@ from tfpcheck.probe.kl_weights import kl_terms
 from tfpcheck.probe.load import (
     Loaded,
     LoadFailure,
-    is_factory_reference,
     load_factory,
     load_failure,
     load_model_file,
@@ -55,6 +54,7 @@ from tfpcheck.probe.roundtrip import check_roundtrip
 from tfpcheck.probe.runner import current_layer_getter
 from tfpcheck.probe.seeding import seed_everything
 from tfpcheck.probe.user_code import UserCodeError, UserReferenceError
+from tfpcheck.references import is_code_reference
 from tfpcheck.rules import REGISTRY
 from tfpcheck.rules.tfp105_params_size_mismatch import confirm_construction
 from tfpcheck.rules.tfp402_kl_dominates_loss import check_outputs as kl_of_outputs
@@ -93,7 +93,7 @@ class ProbeRun:
         request = self.request
         if self.loaded is not None:
             return self.loaded
-        if is_factory_reference(request.path):
+        if is_code_reference(request.path):
             return load_factory(request.path)
         need_compiled = request.loss is None or request.loss.kind == "compiled"
         return load_model_file(
