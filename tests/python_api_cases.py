@@ -16,6 +16,7 @@ import tensorflow_probability as tfp
 import tf_keras as tfk
 
 import tfpcheck
+import tfpcheck.keras
 
 tfd = tfp.distributions
 
@@ -49,6 +50,84 @@ def unchanged(before: list[np.ndarray], after: list[np.ndarray]) -> bool:
 
 def codes(report: tfpcheck.Report) -> list[str]:
     return [f.code for f in report.findings]
+
+
+def fixed_normal_loss(y_true, y_pred):  # type: ignore[no-untyped-def]
+    return -tfd.Normal(y_pred[:, 0:1], 1.0).log_prob(y_true)
+
+
+class Steps:
+    """Counts what fit ran after the callbacks before it (a plain duck-typed callback's
+    hooks would do; this derives from the flavor's own base)."""
+
+    def __init__(self) -> None:
+        self.epochs = 0
+        self.batches = 0
+
+    def hooks(self, base: type) -> object:
+        counter = self
+
+        class Counting(base):  # type: ignore[misc,valid-type]
+            def on_epoch_begin(self, epoch, logs=None):  # type: ignore[no-untyped-def]
+                counter.epochs += 1
+
+            def on_train_batch_begin(self, batch, logs=None):  # type: ignore[no-untyped-def]
+                counter.batches += 1
+
+        return Counting()
+
+
+def fit_with_callback(model, train_x, train_y, base, **callback):  # type: ignore[no-untyped-def]
+    """fit for two epochs with CheckCallback first: what it printed, raised, and let run."""
+    printed: list[str] = []
+    steps = Steps()
+    check = tfpcheck.keras.CheckCallback(print_fn=printed.append, **callback)
+    before = weights(model)
+    outcome: dict[str, object] = {"raised": None}
+    try:
+        history = model.fit(
+            train_x,
+            train_y,
+            epochs=2,
+            batch_size=16,
+            verbose=0,
+            callbacks=[check, steps.hooks(base)],
+        )
+        outcome["losses"] = [float(v) for v in history.history["loss"]]
+    except AssertionError as exc:
+        outcome["raised"] = [type(exc).__name__, str(exc)]
+    outcome.update(
+        printed=printed,
+        epochs=steps.epochs,
+        batches=steps.batches,
+        weights_unchanged=unchanged(before, weights(model)),
+        report_codes=codes(check.report) if check.report is not None else None,
+    )
+    return outcome
+
+
+def callbacks() -> dict[str, object]:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(64, 3)).astype("float32")
+    y = rng.normal(size=(64, 1)).astype("float32")
+    out: dict[str, object] = {}
+    for name, loss in (("keras3_broadcast", normal_loss), ("keras3_fixed", fixed_normal_loss)):
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.Dense(2)])
+        model.compile(optimizer="adam", loss=loss)
+        out[name] = fit_with_callback(model, x, y, keras.callbacks.Callback, x=x[:32], y=y[:32])
+    labels = rng.integers(0, 10, size=(64,)).astype("float32")
+    x4 = rng.normal(size=(64, 4)).astype("float32")
+    for name, softmax in (("tf_keras_softmax", True), ("tf_keras_fixed", False)):
+        model = categorical(softmax)
+        model.compile(optimizer="adam", loss=lambda y, d: -d.log_prob(y))
+        out[name] = fit_with_callback(model, x4, labels, tfk.callbacks.Callback)
+    # fail_on="warning" stops on a warning the default lets through
+    model = categorical(False)
+    model.compile(optimizer="adam", loss=lambda y, d: -d.log_prob(y))
+    out["tf_keras_fail_on_info"] = fit_with_callback(
+        model, x4, labels, tfk.callbacks.Callback, fail_on="info"
+    )
+    return out
 
 
 def main() -> None:
@@ -87,6 +166,9 @@ def main() -> None:
     broadcast = tfpcheck.check(regressor, loss=normal_loss, x=x, y=y)
     out["keras3"] = {
         "codes": codes(broadcast),
+        "shapes": broadcast.shapes.to_dict(),
+        "shapes_text": str(broadcast.shapes),
+        "shapes_html": broadcast.shapes._repr_html_(),
         "ok": broadcast.ok,
         "weights_unchanged": unchanged(before, weights(regressor)),
         "same_optimizer": regressor.optimizer is optimizer,
@@ -121,6 +203,7 @@ def main() -> None:
     out["static_only"] = {
         "codes": codes(tfpcheck.check(categorical(softmax=True), "nll", static_only=True)),
     }
+    out["callbacks"] = callbacks()
     json.dump(out, sys.stdout)
 
 

@@ -137,7 +137,8 @@ def test_cache_clear_removes_every_entry_and_nothing_else(run_cli, cache_dir: Pa
     old_format = cache_dir / "v1" / "ab" / f"{_key('old')}.json"
     old_format.parent.mkdir(parents=True)
     old_format.write_text("{}")
-    foreign = [cache_dir / "notes.txt", cache_dir / "v2" / "readme.json"]
+    current = cache_dir / f"v{cache.ENTRY_FORMAT}"  # where the two entries were stored
+    foreign = [cache_dir / "notes.txt", current / "readme.json"]
     for file in foreign:
         file.write_text("not the cache's\n")
     cleared = run_cli("cache", "clear")

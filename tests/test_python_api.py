@@ -8,6 +8,7 @@ is tested here.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -167,3 +168,51 @@ def test_a_model_that_could_not_be_checked_is_not_ok() -> None:
 
 def test_text_has_no_colour() -> None:
     assert "\x1b[" not in str(Report(FileResult("<m>", (_finding(Severity.ERROR),))))
+
+
+def test_report_shapes_show_the_normal_at_batch_n(live: dict[str, Any]) -> None:
+    (table,) = live["keras3"]["shapes"]
+    assert table["batch_size"] == 16 and table["targets"] == "data"
+    (row,) = table["distributions"]
+    assert row["distribution"] == "Normal" and row["built_by"] == "loss"
+    assert row["where"]["function"] == "normal_loss"
+    assert row["where"]["file"].endswith("python_api_cases.py")
+    assert row["at_n"] == {
+        "batch_shape": [16],
+        "event_shape": [],
+        "value_shape": [16, 1],
+        "log_prob_shape": [16, 16],
+    }
+    assert table["loss"]["per_example"] == {"at_1": [1, 1], "at_n": [16, 16]}
+    assert "(16,) | ()" in live["keras3"]["shapes_text"]
+    assert "<td>(16,) | ()</td>" in live["keras3"]["shapes_html"]
+
+
+def test_the_callback_stops_fit_before_the_first_epoch(live: dict[str, Any]) -> None:
+    for name, code in (("keras3_broadcast", "TFP101"), ("tf_keras_softmax", "TFP202")):
+        case = live["callbacks"][name]
+        assert case["raised"] is not None, name
+        assert case["raised"][0] == "CheckFailed", name
+        assert code in case["raised"][1], name
+        assert case["epochs"] == 0 and case["batches"] == 0, name
+        assert case["weights_unchanged"], name
+        assert code in case["report_codes"], name
+        (printed,) = case["printed"]
+        assert f"{code} error" in printed, name
+
+
+def test_the_callback_lets_a_clean_model_train(live: dict[str, Any]) -> None:
+    for name in ("keras3_fixed", "tf_keras_fixed"):
+        case = live["callbacks"][name]
+        assert case["raised"] is None, (name, case["raised"])
+        assert case["epochs"] == 2 and case["batches"] == 8, name
+        assert len(case["losses"]) == 2 and all(math.isfinite(v) for v in case["losses"]), name
+        assert not case["weights_unchanged"], name  # it trained
+        assert case["printed"][0].splitlines()[-1].startswith("0 errors"), name
+
+
+def test_the_callback_follows_fail_on(live: dict[str, Any]) -> None:
+    case = live["callbacks"]["tf_keras_fail_on_info"]
+    # the (N, 1) target guess is an info: fail_on="info" stops on it
+    assert case["report_codes"] == ["TFP101"]
+    assert case["raised"] is not None and case["epochs"] == 0

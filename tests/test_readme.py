@@ -40,3 +40,25 @@ def test_readme_documents_the_python_api() -> None:
     for member in members:
         assert f"{member}" in section, member
     assert "tfpcheck.CheckFailed" in section
+
+
+def test_readme_documents_the_callback_and_the_shapes_table() -> None:
+    import ast
+
+    section = README.split("### In Python and in notebooks", 1)[1].split("\n### ", 1)[0]
+    # CheckCallback's parameters, read from its source (importing it would import Keras)
+    source = (ROOT / "src" / "tfpcheck" / "keras.py").read_text()
+    init = next(
+        node
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FunctionDef) and node.name == "__init__"
+    )
+    names = [a.arg for a in init.args.args[1:] + init.args.kwonlyargs]
+    for name in names:
+        assert f"{name}=" in section or f"`{name}`" in section, name
+    assert "tfpcheck.keras.CheckCallback(" in section
+    assert "examples/broadcast_bug.ipynb" in section
+    assert (ROOT / "examples" / "broadcast_bug.ipynb").exists()
+    for member in ("where", "distribution", "in_loss", "at_1", "at_n", "to_dict()"):
+        assert member in section, member
+    assert "tfpcheck shapes PATH" in README

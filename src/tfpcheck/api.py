@@ -25,7 +25,9 @@ import numpy as np
 from tfpcheck.engine import CheckOptions, check_paths, live_result
 from tfpcheck.findings import FileError, FileResult, Finding, Severity
 from tfpcheck.losses import parse_loss_spec
+from tfpcheck.notebook_cells import name_cells
 from tfpcheck.selection import Selector
+from tfpcheck.shapes import Shapes
 
 # Said when static_only=True for a live model: what the structural rules read is its
 # description, as a factory's.
@@ -75,9 +77,24 @@ class Report:
 
         buffer = io.StringIO()
         # As the command line renders a piped report: no colour, no wrapping.
-        console = Console(file=buffer, color_system=None, soft_wrap=True, highlight=False)
+        # force_jupyter=False: in a notebook, rich would display the text instead of writing it
+        console = Console(
+            file=buffer,
+            color_system=None,
+            soft_wrap=True,
+            highlight=False,
+            force_jupyter=False,
+        )
         render(console, [self.result], summarize([self.result], self.seconds))
         return buffer.getvalue().rstrip("\n")
+
+    def __repr__(self) -> str:
+        counts = []
+        for severity in Severity:
+            n = sum(f.severity is severity for f in self.findings)
+            counts.append(f"{n} {severity.value}{'' if n == 1 else 's'}")
+        state = f"error {self.error.code}" if self.error is not None else ", ".join(counts)
+        return f"<tfpcheck.Report {self.result.path}: {state}>"
 
     def _repr_html_(self) -> str:
         """Jupyter's view: a table of the findings, then the notes."""
@@ -111,6 +128,12 @@ class Report:
         parts += [f"<p><small>note: {e(note)}</small></p>" for note in self.result.notes]
         parts.append("</div>")
         return "\n".join(parts)
+
+    @property
+    def shapes(self) -> Shapes:
+        """Every distribution the probe saw, in call order, at batch 1 and N (empty when the
+        model was not probed); prints as `tfpcheck shapes` does, and as a table in Jupyter."""
+        return Shapes(self.result.shapes)
 
     def raise_for_errors(self) -> None:
         """Raise CheckFailed (an AssertionError, so that it reads well in tests) unless ok."""
@@ -222,7 +245,7 @@ def _check_live(model: Any, loss: Any, x: Any, y: Any, options: CheckOptions) ->
 
         with _Preserved(model, (given_loss, compiled)):
             described = structural_findings(loaded, options.loss)
-        return _finish(label, described, options, [], not_probed=STATIC_LIVE)
+        return name_cells(_finish(label, described, options, [], not_probed=STATIC_LIVE))
     request = ProbeRequest(
         path=label,
         flavor=flavor,
@@ -236,7 +259,7 @@ def _check_live(model: Any, loss: Any, x: Any, y: Any, options: CheckOptions) ->
     )
     with _Preserved(model, (given_loss, compiled)):
         result = ProbeRun(request, loaded=loaded).run()
-    return live_result(label, options, result)
+    return name_cells(live_result(label, options, result))
 
 
 class _Preserved:

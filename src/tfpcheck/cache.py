@@ -33,13 +33,15 @@ from tfpcheck import __version__
 from tfpcheck.cache_store import EntryStore, max_bytes
 from tfpcheck.findings import Confidence, FileError, FileResult, Finding, Severity, Where
 from tfpcheck.selection import Selector
+from tfpcheck.shapes import ShapeTable
 from tfpcheck.user_files import UserFile, unchanged
 
 if TYPE_CHECKING:
     from tfpcheck.engine import CheckOptions
     from tfpcheck.losses import LossSpec
 
-ENTRY_FORMAT = 2  # 2: entries list the user's files they depend on, and say if probed
+# 2: entries list the user's files they depend on, and say if probed; 3: the shapes table
+ENTRY_FORMAT = 3
 CACHE_ENV = "TFPCHECK_CACHE_DIR"
 # Distributions whose versions change what the static reader or the probe finds.
 LIBRARIES = (
@@ -280,6 +282,7 @@ def encode_result(result: FileResult) -> dict[str, Any] | None:
     """
     encoded = result.as_dict()
     del encoded["cached"]  # where this result came from, not part of it
+    encoded["shapes"] = [table.as_dict() for table in result.shapes]
     for data, finding in zip(encoded["findings"], result.findings, strict=True):
         evidence = json.loads(json.dumps(data["evidence"], default=str))
         original = finding.evidence
@@ -314,6 +317,7 @@ def decode_result(data: dict[str, Any], path: str) -> FileResult:
         error=None if error is None else FileError(error["code"], error["message"]),
         notes=tuple(str(note) for note in data["notes"]),
         not_probed=data["reason"] if isinstance(data.get("reason"), str) else None,
+        shapes=tuple(ShapeTable.from_dict(table) for table in data["shapes"]),
     )
 
 

@@ -130,7 +130,8 @@ check_app = typer.Typer(add_completion=False, rich_markup_mode=None)
         "PATH is a .keras archive, an .h5 file, a SavedModel directory, or FILE.py:NAME / "
         "module:NAME naming a function that builds the model. With no PATH, the models "
         "listed in [tool.tfpcheck] of the nearest pyproject.toml are checked. "
-        "Other commands: 'tfpcheck rules' lists the rules, 'tfpcheck explain CODE' "
+        "Other commands: 'tfpcheck shapes PATH' prints the shape of every distribution the "
+        "probe saw, 'tfpcheck rules' lists the rules, 'tfpcheck explain CODE' "
         "documents one, 'tfpcheck doctor' checks the TensorFlow installation."
     ),
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -239,6 +240,8 @@ def check(
         bool | None,
         typer.Option("--version", callback=_version_callback, is_eager=True, help="Version."),
     ] = None,
+    # `tfpcheck shapes PATH [options]` is this command with the table for its report
+    shapes_table: Annotated[bool, typer.Option("--shapes-table", hidden=True)] = False,
 ) -> int:
     from tfpcheck import config as configuration
     from tfpcheck.engine import check_paths
@@ -268,12 +271,16 @@ def check(
     except BadReference as exc:
         raise UsageError(str(exc)) from None
     values = plan.values
+    fmt = OutputFormat(values["output_format"])
+    if shapes_table and fmt not in (OutputFormat.text, OutputFormat.json):
+        raise UsageError(f"tfpcheck shapes writes text or json, not --format {fmt.value}")
     started = time.perf_counter()
     from tfpcheck.report.progress import progress, wanted
 
     with progress(plan.paths, wanted(plan.paths, values["quiet"])) as on_result:
         results = check_paths(plan.paths, options, per_path=per_path, on_result=on_result)
-    fmt = OutputFormat(values["output_format"])
+    if shapes_table:
+        return _shapes_report(results, fmt)
     _report(results, time.perf_counter() - started, fmt, values["quiet"], values["verbose"])
     unprobed = [r for r in results if r.error is None and not r.probed]
     if values["require_probe"] and unprobed:
@@ -284,6 +291,19 @@ def check(
             err=True,
         )
     return exit_status(results, Severity(FailOn(values["fail_on"]).value), values["require_probe"])
+
+
+def _shapes_report(results: list[FileResult], fmt: OutputFormat) -> int:
+    """`tfpcheck shapes`: the tables; exit 2 when a model has none (it was not probed)."""
+    from tfpcheck.report import shapes_format
+
+    if fmt is OutputFormat.json:
+        sys.stdout.write(shapes_format.render_json(results) + "\n")
+    else:
+        from tfpcheck.report.text import make_console
+
+        shapes_format.render_text(make_console(), results)
+    return EXIT_CLEAN if all(shapes_format.shown(r) for r in results) else EXIT_USAGE
 
 
 def _no_paths_message(found: Any) -> str:
@@ -502,6 +522,8 @@ def explain_text(rule: object) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "shapes":  # the check, reporting the shapes table
+        args = ["--shapes-table", *args[1:]]
     app = commands_app if args and args[0] in SUBCOMMANDS else check_app
     try:
         result = app(args=args, prog_name="tfpcheck", standalone_mode=False)

@@ -18,6 +18,7 @@ from tfpcheck.user_files import UserFile
 if TYPE_CHECKING:
     from tfpcheck.probe import ProbeResult
     from tfpcheck.rules.context import StaticContext
+    from tfpcheck.shapes import ShapeTable
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class _Probed:
     error: FileError | None = None
     not_probed: str | None = None
     user_files: tuple[UserFile, ...] | None = ()
+    shapes: tuple[ShapeTable, ...] = ()
 
 
 def _run_probe(
@@ -133,7 +135,9 @@ def _run_probe(
         return _Probed(static, [], not_probed=why)
     error = FileError(*result.error) if result.error is not None else None
     findings = _merge(static, result.findings)
-    return _Probed(findings, list(result.notes), error, result.not_probed, result.user_files)
+    return _Probed(
+        findings, list(result.notes), error, result.not_probed, result.user_files, result.shapes
+    )
 
 
 def _finish(
@@ -144,6 +148,7 @@ def _finish(
     error: FileError | None = None,
     not_probed: str | None = None,
     user_files: tuple[UserFile, ...] | None = (),
+    shapes: tuple[ShapeTable, ...] = (),
 ) -> FileResult:
     kept = [f for f in findings if options.selector.is_selected(f.code)]
     kept.sort(key=_sort_key)
@@ -154,6 +159,7 @@ def _finish(
         notes=tuple(notes),
         not_probed=not_probed,
         user_files=user_files,
+        shapes=shapes,
     )
 
 
@@ -171,6 +177,7 @@ def _finish_probed(
         probed.error,
         probed.not_probed,
         probed.user_files,
+        probed.shapes,
     )
 
 
@@ -178,7 +185,9 @@ def live_result(label: str, options: CheckOptions, result: ProbeResult) -> FileR
     """The result of a probe run in this process on a live model (the Python API's), finished
     as a file's: the same selection, order and notes."""
     error = FileError(*result.error) if result.error is not None else None
-    probed = _Probed(list(result.findings), list(result.notes), error, result.not_probed)
+    probed = _Probed(
+        list(result.findings), list(result.notes), error, result.not_probed, (), result.shapes
+    )
     return _finish_probed(label, options, probed)
 
 

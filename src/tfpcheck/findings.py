@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from tfpcheck.recorded_files import is_placeholder, why_unknown
 from tfpcheck.user_files import UserFile
+
+if TYPE_CHECKING:  # shapes.py builds on Where
+    from tfpcheck.shapes import ShapeTable
 
 Tier = Literal["static", "probe"]
 
@@ -140,6 +143,9 @@ class FileResult:
     user_files: tuple[UserFile, ...] | None = field(default=(), compare=False)
     # When the cached result was stored (seconds since the epoch); None: checked just now.
     cached_at: float | None = field(default=None, compare=False)
+    # The shapes table of each probed model or output (`tfpcheck shapes`, `Report.shapes`);
+    # not part of the JSON report's entry.
+    shapes: tuple[ShapeTable, ...] = ()
 
     @property
     def probed(self) -> bool:

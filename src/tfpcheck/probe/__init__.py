@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from tfpcheck.findings import Finding
 from tfpcheck.losses import LossSpec
+from tfpcheck.shapes import ShapeTable
 from tfpcheck.user_files import UserFile
 
 # What the probe needs; tf_keras is only needed for tf_keras models (checked when loading).
@@ -49,6 +50,8 @@ class ProbeResult:
     # The user's source files the probe imported (set by the worker); None when one of them
     # changed while the probe ran, so that the result is not cached.
     user_files: tuple[UserFile, ...] | None = ()
+    # The shapes table of each probed model (each output of a model with several)
+    shapes: tuple[ShapeTable, ...] = ()
 
 
 def tf_available() -> bool:

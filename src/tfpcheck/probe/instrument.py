@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -79,9 +80,12 @@ class Recorder:
     def __init__(self, current_layer: Callable[[], str | None]) -> None:
         self.records: list[DistRecord] = []  # log_prob calls
         self.constructed: list[DistRecord] = []  # every distribution built
-        self._origins: dict[int, tuple[Site | None, str | None]] = {}
+        self._origins: dict[int, tuple[Site | None, str | None, int]] = {}
         self._keep: list[Any] = []  # keep distributions alive so ids are not reused
-        self._pending: list[tuple[Any, Site | None, str | None, int, bool]] = []
+        self._pending: list[tuple[Any, Site | None, str | None, int, bool, int]] = []
+        # Numbers distributions in the order they are built (the shapes table's call order);
+        # a log_prob record carries its distribution's number.
+        self._serials = itertools.count()
         self._depth = 0
         self._current_layer = current_layer
         self.in_loss = False
@@ -125,21 +129,21 @@ class Recorder:
         if self._paused:
             return
         self._keep.append(dist)
-        site, layer = user_frame_of_stack(3), self._current_layer()
-        self._origins[id(dist)] = (site, layer)
+        site, layer, serial = user_frame_of_stack(3), self._current_layer(), next(self._serials)
+        self._origins[id(dist)] = (site, layer, serial)
         # Distributions are seen when built too: a Keras loss on a tfp.layers output never
         # calls log_prob, and its parameters are still the evidence.
         if type(dist).__name__ in WRAPPERS:
             return  # the distribution it wraps was recorded when it was built
         # Described when taken: a subclass (MultivariateNormalFullCovariance) finishes setting
         # its parameters after the base __init__ returns.
-        self._pending.append((dist, site, layer, self._depth, self.in_loss))
+        self._pending.append((dist, site, layer, self._depth, self.in_loss, serial))
 
     def _describe_pending(self) -> None:
-        for dist, site, layer, depth, in_loss in self._pending:
+        for dist, site, layer, depth, in_loss, serial in self._pending:
             with contextlib.suppress(Exception):
                 record = self._describe(dist, None, site, layer)
-                record.depth, record.in_loss = depth, in_loss
+                record.depth, record.in_loss, record.serial = depth, in_loss, serial
                 self.constructed.append(record)
         self._pending.clear()
 
@@ -189,8 +193,9 @@ class Recorder:
             dist = getattr(dist, "tensor_distribution", None)
             if dist is None:
                 return None
-        built_at, layer = self._origins.get(id(dist), (None, None))
+        built_at, layer, serial = self._origins.get(id(dist), (None, None, None))
         record = self._describe(dist, value, built_at, layer)
+        record.serial = next(self._serials) if serial is None else serial
         record.call_site = user_frame_of_stack(3)
         self.records.append(record)
         return record

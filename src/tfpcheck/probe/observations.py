@@ -32,6 +32,8 @@ class DistRecord:
     layer: str | None = None  # the Keras layer that built it, when known
     depth: int = 0  # 0 for a call from outside tfp; inner calls (Independent -> Normal) are 1+
     in_loss: bool = False
+    # the distribution's number in build order; a log_prob call has its distribution's
+    serial: int | None = None
 
     def describe_params(self) -> str:
         return ", ".join(f"{k} {fmt_shape(v)}" for k, v in self.param_shapes.items())

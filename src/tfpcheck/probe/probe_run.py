@@ -53,11 +53,13 @@ from tfpcheck.probe.outputs import (
 from tfpcheck.probe.roundtrip import check_roundtrip
 from tfpcheck.probe.runner import current_layer_getter
 from tfpcheck.probe.seeding import seed_everything
+from tfpcheck.probe.shape_table import shape_table
 from tfpcheck.probe.user_code import UserCodeError, UserReferenceError
 from tfpcheck.references import is_code_reference
 from tfpcheck.rules import REGISTRY
 from tfpcheck.rules.tfp105_params_size_mismatch import confirm_construction
 from tfpcheck.rules.tfp402_kl_dominates_loss import check_outputs as kl_of_outputs
+from tfpcheck.shapes import ShapeTable
 
 # The registry is the one list of rules: a probe rule runs because it is registered.
 PROBE_CHECKS = tuple(rule.check_probe for rule in REGISTRY if rule.check_probe is not None)
@@ -87,7 +89,15 @@ class ProbeRun:
         # What the description found and the probe did not confirm stands as a static
         # finding, as a saved file's would; and it explains the probe's symptoms of it.
         findings = suppress(findings + uncovered(self.described, findings))
-        return ProbeResult(tuple(findings), tuple(self.notes), error, not_probed)
+        shapes = self._shapes()  # first: a note of its own comes with the others
+        return ProbeResult(tuple(findings), tuple(self.notes), error, not_probed, shapes=shapes)
+
+    def _shapes(self) -> tuple[ShapeTable, ...]:
+        try:
+            return tuple(shape_table(obs) for obs in self.observations)
+        except Exception as exc:  # the table is a view: never at the cost of the findings
+            self.notes.append(f"no shapes table ({type(exc).__name__}: {exc})")
+            return ()
 
     def load(self) -> Loaded | LoadFailure:
         request = self.request
@@ -146,6 +156,7 @@ class ProbeRun:
             result = sub.run_loaded(view_loaded)
             self.findings += tag_findings(sub.findings, view, indices)
             probed.update((view.name, obs) for obs in sub.observations)
+            self.observations += sub.observations
             self.notes += [f"output '{view.name}': {note}" for note in sub.notes]
             if result.error is not None:
                 code, message = result.error

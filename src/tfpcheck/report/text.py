@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from tfpcheck.findings import FUNCTION_LINE, SOURCE_FILE, FileResult, Finding
+from tfpcheck.findings import FUNCTION_LINE, SOURCE_FILE, FileResult, Finding, Where
 from tfpcheck.report import Summary
 from tfpcheck.report.locations import display_path
 
@@ -65,6 +65,13 @@ def describe_where(finding: Finding) -> str:
     if where.file is None:
         unplaced = finding.unplaced_source()
         return where.describe() + (f" ({unplaced})" if unplaced else "")
+    return describe_location(where)
+
+
+def describe_location(where: Where) -> str:
+    """A location, with a source file inside the working directory made relative."""
+    if where.file is None:
+        return where.describe()
     return replace(where, file=display_path(where.file)).describe()
 
 
