@@ -130,7 +130,7 @@ def test_rules_table_stays_the_default(run_cli) -> None:
 
 
 def test_target_shape_scalar_is_one_value_per_example() -> None:
-    from tfpcheck.cli import _parse_shape
+    from tfpcheck.option_values import parse_shape as _parse_shape
 
     assert _parse_shape("scalar") == ()
     assert _parse_shape("()") == ()

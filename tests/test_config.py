@@ -451,7 +451,7 @@ def test_from_logits_without_a_loss(run_cli, tmp_path: Path, monkeypatch) -> Non
 
 
 def test_target_shape_scalar(tmp_path: Path) -> None:
-    from tfpcheck.config import _target_shape
+    from tfpcheck.option_values import target_shape as _target_shape
 
     assert _target_shape("scalar", tmp_path) == "scalar"
     assert _target_shape([], tmp_path) == "scalar"

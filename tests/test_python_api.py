@@ -216,3 +216,52 @@ def test_the_callback_follows_fail_on(live: dict[str, Any]) -> None:
     # the (N, 1) target guess is an info: fail_on="info" stops on it
     assert case["report_codes"] == ["TFP101"]
     assert case["raised"] is not None and case["epochs"] == 0
+
+
+def test_a_path_with_arrays_is_probed_on_them() -> None:
+    import numpy as np
+    from conftest import FIXTURES
+
+    path = model_path("k3_regression_dense2.keras")
+    loss = f"{FIXTURES / 'losses.py'}:normal_nll_rank_dropping"
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(16, 8)).astype("float32")
+    column = tfpcheck.check(path, loss, x=x, y=rng.normal(size=(16, 1)).astype("float32"))
+    (finding,) = [f for f in column.findings if f.code == "TFP101"]
+    assert finding.severity is Severity.ERROR
+    assert finding.evidence["loss_shape_at_16"] == "(16, 16)"
+    assert column.shapes[0].at_n is not None and column.shapes[0].at_n.log_prob == (16, 16)
+    flat = tfpcheck.check(path, loss, x=x, y=rng.normal(size=(16,)).astype("float32"))
+    # targets (N,): the probe sees no broadcast (the source scan's guess is no error)
+    assert not [f for f in flat.findings if f.code == "TFP101" and f.tier == "probe"]
+    assert flat.ok
+
+
+def test_unsafe_for_a_path_loads_its_code() -> None:
+    path = model_path("tfk_normal_dense64_relu.keras")
+    refused = tfpcheck.check(path)
+    assert refused.to_dict()["probed"] is False
+    assert [f.code for f in refused.findings if f.code == "TFP002"] == ["TFP002"]
+    loaded = tfpcheck.check(path, unsafe=True, timeout=120)
+    assert {"TFP104", "TFP105"} <= {f.code for f in loaded.findings}
+    assert loaded.to_dict()["probed"] is True
+
+
+def test_loading_options_are_for_paths_only() -> None:
+    with pytest.raises(ValueError, match="unsafe= is for a model file"):
+        tfpcheck.check(object(), unsafe=True)
+    with pytest.raises(ValueError, match="custom_objects= is for a model file"):
+        tfpcheck.check(object(), custom_objects="layers.py")
+    with pytest.raises(ValueError, match="timeout=0"):
+        tfpcheck.check(model_path("tfk_softmax_categorical.keras"), timeout=0)
+
+
+def test_keras_3_s_terminal_styles_stay_out_of_the_report() -> None:
+    import numpy as np
+
+    path = model_path("k3_regression_dense2.keras")
+    wrong = np.zeros((4, 3), dtype="float32")  # the model takes 8 features
+    report = tfpcheck.check(path, "mse", x=wrong, y=np.zeros((4, 1), dtype="float32"))
+    (failure,) = [f for f in report.findings if f.code == "TFP108"]
+    assert "expected axis -1 of input shape to have value 8" in failure.message
+    assert "\x1b" not in failure.message and "\x1b" not in str(failure.evidence)

@@ -26,6 +26,7 @@ from tfpcheck.engine import CheckOptions, check_paths, live_result
 from tfpcheck.findings import FileError, FileResult, Finding, Severity
 from tfpcheck.losses import parse_loss_spec
 from tfpcheck.notebook_cells import name_cells
+from tfpcheck.options import DEFAULT_TIMEOUT
 from tfpcheck.selection import Selector
 from tfpcheck.shapes import Shapes
 
@@ -159,6 +160,9 @@ def check(
     ignore: str | Iterable[str] | None = None,
     static_only: bool = False,
     fail_on: str = "error",
+    unsafe: bool = False,
+    custom_objects: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> Report:
     """Check a model with the rules of the command line; see the README's "In Python"."""
     started = time.perf_counter()
@@ -166,19 +170,30 @@ def check(
         raise ValueError("x and y go together: pass both (example inputs and their targets)")
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size}: must be at least 1")
+    if not timeout > 0:
+        raise ValueError(f"timeout={timeout}: must be a positive number of seconds")
     options = CheckOptions(
         loss=parse_loss_spec(loss) if isinstance(loss, str) else None,
         static_only=static_only,
+        unsafe=unsafe,
         batch_size=batch_size,
         target_shape=_target_shape(target_shape),
         classes=classes,
         num_examples=num_examples,
+        custom_objects=custom_objects,
         selector=_selector(select, ignore),
+        timeout=timeout,
     )
     severity = Severity(fail_on)
     if isinstance(model, str | os.PathLike):
         result = _check_path(os.fspath(model), loss, x, y, options)
     else:
+        for name, given in (("unsafe", unsafe), ("custom_objects", custom_objects)):
+            if given:
+                raise ValueError(
+                    f"{name}= is for a model file or FILE.py:NAME: a live model is checked as "
+                    "it is, with nothing loaded"
+                )
         result = _check_live(model, loss, x, y, options)
     return Report(result, severity, time.perf_counter() - started)
 
@@ -208,7 +223,7 @@ def _check_path(path: str, loss: Any, x: Any, y: Any, options: CheckOptions) -> 
 def _check_live(model: Any, loss: Any, x: Any, y: Any, options: CheckOptions) -> FileResult:
     import tensorflow_probability  # noqa: F401  (the probe instruments its distributions)
 
-    from tfpcheck.probe import ProbeRequest
+    from tfpcheck.options import probe_request
     from tfpcheck.probe.load import Loaded, _factory_flavor, _is_compiled
     from tfpcheck.probe.probe_run import ProbeRun
 
@@ -246,15 +261,11 @@ def _check_live(model: Any, loss: Any, x: Any, y: Any, options: CheckOptions) ->
         with _Preserved(model, (given_loss, compiled)):
             described = structural_findings(loaded, options.loss)
         return name_cells(_finish(label, described, options, [], not_probed=STATIC_LIVE))
-    request = ProbeRequest(
-        path=label,
-        flavor=flavor,
-        loss=options.loss,
+    request = probe_request(
+        options,
+        label,
+        flavor,
         unsafe=True,  # the user's own object: nothing is deserialized
-        batch_size=options.batch_size,
-        target_shape=options.target_shape,
-        classes=options.classes,
-        num_examples=options.num_examples,
         arrays=(x, y) if x is not None else None,
     )
     with _Preserved(model, (given_loss, compiled)):
@@ -379,7 +390,7 @@ def _codes(value: str | Iterable[str] | None, option: str) -> list[str]:
 
 
 def _selector(select: str | Iterable[str] | None, ignore: str | Iterable[str] | None) -> Selector:
-    from tfpcheck.cli import VERBOSE_ONLY  # shown when selected by code, as without -v
+    from tfpcheck.options import VERBOSE_ONLY  # shown when selected by code, as without -v
 
     chosen = _codes(select, "select")
     quiet = [code for code in VERBOSE_ONLY if code not in chosen]

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from tfpcheck import __version__
 from tfpcheck.cache_store import EntryStore, max_bytes
 from tfpcheck.findings import Confidence, FileError, FileResult, Finding, Severity, Where
+from tfpcheck.options import UNKEYED
 from tfpcheck.selection import Selector
 from tfpcheck.shapes import ShapeTable
 from tfpcheck.user_files import UserFile, unchanged
@@ -188,16 +189,10 @@ def library_versions() -> dict[str, str | None]:
     return versions
 
 
-# CheckOptions fields that cannot change what is found, and why. Every other field is in
-# the key, so an option added to CheckOptions is keyed unless it is listed here.
-UNKEYED_OPTIONS = {
-    "selector": "--select/--ignore are applied to the cached result: one entry serves all",
-    "debug": "it only shows the tracebacks of failures of tfpcheck, which are never stored",
-    "use_cache": "it decides whether the cache is asked at all",
-    "timeout": "a probe cut short is never stored, and one that finished finds the same "
-    "whatever the limit was",
-    "device": "it decides where the probe runs (CPU or GPU), not what it finds",
-}
+# CheckOptions fields that cannot change what is found, and why (from the table of options).
+# Every other field is in the key, so an option added to CheckOptions is keyed unless its
+# row says why it is not.
+UNKEYED_OPTIONS = UNKEYED
 
 
 def _loss_fingerprint(loss: LossSpec) -> dict[str, Any]:

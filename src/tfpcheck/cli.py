@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 import time
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-from tfpcheck import __version__
 from tfpcheck.findings import FileResult, Severity
-
-if TYPE_CHECKING:
-    from tfpcheck.engine import CheckOptions
+from tfpcheck.option_values import UsageError
+from tfpcheck.options import FailOn, OutputFormat, check_options, command_parameters
 
 SUBCOMMANDS = ("rules", "explain", "doctor", "cache")
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-
-
-class OutputFormat(StrEnum):
-    text = "text"
-    json = "json"
-    sarif = "sarif"
-    github = "github"
 
 
 class ListFormat(StrEnum):
@@ -31,84 +23,6 @@ class ListFormat(StrEnum):
 
     text = "text"
     json = "json"
-
-
-class FailOn(StrEnum):
-    error = "error"
-    warning = "warning"
-    info = "info"
-
-
-class Device(StrEnum):
-    """Where the probe runs. The CPU by default: a hook must not take a GPU from training."""
-
-    cpu = "cpu"
-    gpu = "gpu"
-
-
-class UsageError(Exception):
-    """A mistake on the command line: one line on stderr, exit status 2."""
-
-
-def _version_callback(value: bool) -> None:
-    if value:
-        typer.echo(f"tfpcheck {__version__}")
-        raise typer.Exit(EXIT_CLEAN)
-
-
-# --target-shape for one scalar per example: targets shaped (N,)
-SCALAR_TARGET = ("scalar", "()")
-
-
-def _parse_shape(text: str | None) -> tuple[int, ...] | None:
-    if text is None:
-        return None
-    if text.replace(" ", "").lower() in SCALAR_TARGET:
-        return ()
-    try:
-        dims = tuple(int(d) for d in text.replace(" ", "").strip("()").split(",") if d)
-    except ValueError:
-        raise UsageError(
-            f"--target-shape '{text}' must be integers like 1 or 28,28, or scalar"
-        ) from None
-    if not dims or any(d <= 0 for d in dims):
-        raise UsageError(
-            f"--target-shape '{text}' must be positive integers like 1 or 28,28, or scalar"
-        )
-    return dims
-
-
-def _split_codes(values: list[str] | None, option: str) -> list[str]:
-    codes = [code.strip() for value in values or [] for code in value.split(",") if code.strip()]
-    for code in codes:
-        _check_code_prefix(code, option)
-    return codes
-
-
-# Shown with -v or when selected by code: TFP006 says that a factory's model cannot be
-# saved, which is true of nearly every tfp.layers model and why factories are the way in.
-VERBOSE_ONLY = ("TFP006",)
-
-
-def _quiet_codes(values: dict[str, Any], select: list[str]) -> list[str]:
-    if values["verbose"]:
-        return []
-    chosen = {code.upper() for code in select}
-    return [code for code in VERBOSE_ONLY if code not in chosen]
-
-
-def _check_code_prefix(prefix: str, option: str) -> None:
-    """A --select/--ignore prefix that matches no rule selects or ignores nothing: a typo."""
-    from tfpcheck.rules import REGISTRY
-
-    known = [rule.code for rule in REGISTRY]
-    if any(code.startswith(prefix.upper()) for code in known):
-        return
-    import difflib
-
-    close = difflib.get_close_matches(prefix.upper(), known, n=1, cutoff=0.5)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    raise UsageError(f"{option} {prefix}: no rule code starts with '{prefix}'{hint}")
 
 
 def exit_status(results: list[FileResult], fail_on: Severity, require_probe: bool = False) -> int:
@@ -124,125 +38,19 @@ def exit_status(results: list[FileResult], fail_on: Severity, require_probe: boo
 check_app = typer.Typer(add_completion=False, rich_markup_mode=None)
 
 
-@check_app.command(
-    help=(
-        "Check Keras + TensorFlow Probability models for configuration mistakes.\n\n"
-        "PATH is a .keras archive, an .h5 file, a SavedModel directory, or FILE.py:NAME / "
-        "module:NAME naming a function that builds the model. With no PATH, the models "
-        "listed in [tool.tfpcheck] of the nearest pyproject.toml are checked. "
-        "Other commands: 'tfpcheck shapes PATH' prints the shape of every distribution the "
-        "probe saw, 'tfpcheck rules' lists the rules, 'tfpcheck explain CODE' "
-        "documents one, 'tfpcheck doctor' checks the TensorFlow installation."
-    ),
-    context_settings={"help_option_names": ["-h", "--help"]},
+CHECK_HELP = (
+    "Check Keras + TensorFlow Probability models for configuration mistakes.\n\n"
+    "PATH is a .keras archive, an .h5 file, a SavedModel directory, or FILE.py:NAME / "
+    "module:NAME naming a function that builds the model. With no PATH, the models "
+    "listed in [tool.tfpcheck] of the nearest pyproject.toml are checked. "
+    "Other commands: 'tfpcheck shapes PATH' prints the shape of every distribution the "
+    "probe saw, 'tfpcheck rules' lists the rules, 'tfpcheck explain CODE' "
+    "documents one, 'tfpcheck doctor' checks the TensorFlow installation."
 )
-def check(
-    ctx: typer.Context,
-    paths: Annotated[list[str] | None, typer.Argument(metavar="PATH", show_default=False)] = None,
-    loss: Annotated[
-        str | None,
-        typer.Option(
-            help=(
-                "nll, compiled, a Keras loss name (cce, scce, bce, mse, ...), or FILE.py:NAME / "
-                "module:NAME naming a loss function (y_true, y_pred)."
-            ),
-            metavar="SPEC",
-        ),
-    ] = None,
-    from_logits: Annotated[
-        bool, typer.Option("--from-logits", help="The Keras loss takes logits.")
-    ] = False,
-    static: Annotated[bool, typer.Option("--static", help="Static tier only.")] = False,
-    unsafe: Annotated[
-        bool, typer.Option("--unsafe", help="Allow loading files that hold Python code.")
-    ] = False,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Check again even if a cached result exists.")
-    ] = False,
-    batch_size: Annotated[int, typer.Option(min=2, metavar="N", help="Probe batch size N.")] = 32,
-    timeout: Annotated[
-        float,
-        typer.Option(metavar="SECONDS", help="Stop a model's probe after this long (TFP008)."),
-    ] = 300.0,
-    target_shape: Annotated[
-        str | None,
-        typer.Option(
-            help="Per-example target shape: scalar (targets (N,)), 1 ((N, 1)), 28,28, ...",
-            metavar="D,...",
-        ),
-    ] = None,
-    classes: Annotated[
-        int | None, typer.Option(min=2, metavar="K", help="Number of classes.")
-    ] = None,
-    data: Annotated[
-        str | None,
-        typer.Option(
-            help=(
-                "An .npz of real examples: arrays x and y (x_<input> or x0, x1, ... for "
-                "several inputs; y_<output> for several outputs)."
-            ),
-            metavar="FILE.npz",
-        ),
-    ] = None,
-    num_examples: Annotated[
-        int | None,
-        typer.Option(
-            min=1, metavar="N", help="Training-set size: the KL weight TFP402 expects is 1/N."
-        ),
-    ] = None,
-    custom_objects: Annotated[
-        str | None,
-        typer.Option(
-            metavar="FILE.py|module", help="Where custom layers and functions are defined."
-        ),
-    ] = None,
-    select: Annotated[
-        list[str] | None,
-        typer.Option(help="Only these code prefixes (repeat or comma).", metavar="CODES"),
-    ] = None,
-    ignore: Annotated[
-        list[str] | None,
-        typer.Option(help="Skip these code prefixes (repeat or comma).", metavar="CODES"),
-    ] = None,
-    device: Annotated[
-        Device,
-        typer.Option(
-            help="Run the probe on the CPU (default: leaves GPUs to training) or the GPU."
-        ),
-    ] = Device.cpu,
-    require_probe: Annotated[
-        bool,
-        typer.Option("--require-probe", help="Exit 2 when a model could not be probed (CI gates)."),
-    ] = False,
-    output_format: Annotated[
-        OutputFormat, typer.Option("--format", help="Output format.")
-    ] = OutputFormat.text,
-    fail_on: Annotated[
-        FailOn, typer.Option(help="Exit 1 on findings at or above this severity.")
-    ] = FailOn.error,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Summary only.")] = False,
-    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="All evidence.")] = False,
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
-    ] = False,
-    config: Annotated[
-        str | None,
-        typer.Option(
-            "--config",
-            metavar="FILE",
-            help="Read this configuration file instead of the nearest pyproject.toml.",
-        ),
-    ] = None,
-    isolated: Annotated[
-        bool, typer.Option("--isolated", help="Ignore all configuration files.")
-    ] = False,
-    version: Annotated[
-        bool | None,
-        typer.Option("--version", callback=_version_callback, is_eager=True, help="Version."),
-    ] = None,
-    # `tfpcheck shapes PATH [options]` is this command with the table for its report
-    shapes_table: Annotated[bool, typer.Option("--shapes-table", hidden=True)] = False,
-) -> int:
+
+
+def check(ctx: typer.Context, paths: list[str] | None = None, **params: Any) -> int:
+    """The check command; its options are the table's (options.OPTIONS, see below)."""
     from tfpcheck import config as configuration
     from tfpcheck.engine import check_paths
 
@@ -253,7 +61,7 @@ def check(
         if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
     }
     try:
-        found = configuration.load(config, isolated)
+        found = configuration.load(params["config"], params["isolated"])
         plan = configuration.plan(paths or [], ctx.params, given, found)
     except configuration.ConfigError as exc:
         raise UsageError(str(exc)) from None
@@ -261,8 +69,8 @@ def check(
         typer.echo(f"tfpcheck: warning: {warning}", err=True)
     if not plan.paths:
         raise UsageError(_no_paths_message(found))
-    options = _check_options(plan.values, given)
-    per_path = {path: _check_options(values, given) for path, values in plan.per_path.items()}
+    options = check_options(plan.values, given)
+    per_path = {path: check_options(values, given) for path, values in plan.per_path.items()}
     from tfpcheck.preflight import check_references
     from tfpcheck.references import BadReference
 
@@ -271,6 +79,7 @@ def check(
     except BadReference as exc:
         raise UsageError(str(exc)) from None
     values = plan.values
+    shapes_table = values["shapes_table"]
     fmt = OutputFormat(values["output_format"])
     if shapes_table and fmt not in (OutputFormat.text, OutputFormat.json):
         raise UsageError(f"tfpcheck shapes writes text or json, not --format {fmt.value}")
@@ -323,47 +132,6 @@ def _no_paths_message(found: Any) -> str:
     )
 
 
-def _check_options(values: dict[str, Any], given: set[str]) -> CheckOptions:
-    """Options for the engine from the merged values (command line over configuration)."""
-    from tfpcheck.engine import CheckOptions
-    from tfpcheck.losses import LossSpecError, parse_loss_spec
-    from tfpcheck.selection import Selector
-
-    loss, from_logits = values["loss"], values["from_logits"]
-    try:
-        spec = parse_loss_spec(loss, from_logits) if loss is not None else None
-    except LossSpecError as exc:
-        raise UsageError(f"--loss: {exc}") from None
-    if spec is None and from_logits:
-        if "from_logits" in given:
-            raise UsageError("--from-logits goes with a Keras loss: --loss cce --from-logits")
-        raise UsageError(
-            "from-logits = true in the configuration goes with a Keras loss: "
-            'set loss = "cce" (or give --loss) too'
-        )
-    if not values["timeout"] > 0:
-        raise UsageError(f"--timeout {values['timeout']:g}: must be a positive number of seconds")
-    return CheckOptions(
-        loss=spec,
-        timeout=values["timeout"],
-        static_only=values["static"],
-        unsafe=values["unsafe"],
-        batch_size=values["batch_size"],
-        target_shape=_parse_shape(values["target_shape"]),
-        classes=values["classes"],
-        data=values["data"],
-        num_examples=values["num_examples"],
-        custom_objects=values["custom_objects"],
-        selector=Selector.from_lists(
-            select := _split_codes(values["select"], "--select"),
-            _split_codes(values["ignore"], "--ignore") + _quiet_codes(values, select),
-        ),
-        debug=values["debug"],
-        use_cache=not values["no_cache"],
-        device=Device(values["device"]).value,
-    )
-
-
 def _report(
     results: list[FileResult], seconds: float, fmt: OutputFormat, quiet: bool, verbose: bool
 ) -> None:
@@ -389,6 +157,25 @@ def _report(
     from tfpcheck.report import text
 
     text.render(text.make_console(), results, summary, quiet=quiet, verbose=verbose)
+
+
+# typer reads a command's options from its signature: the check's come from the table.
+check.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [
+        inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+        inspect.Parameter(
+            "paths",
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            default=None,
+            annotation=Annotated[
+                list[str] | None, typer.Argument(metavar="PATH", show_default=False)
+            ],
+        ),
+        *command_parameters(),
+    ],
+    return_annotation=int,
+)
+check_app.command(help=CHECK_HELP, context_settings={"help_option_names": ["-h", "--help"]})(check)
 
 
 commands_app = typer.Typer(add_completion=False, rich_markup_mode=None, no_args_is_help=True)

@@ -14,49 +14,21 @@ import glob
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tfpcheck.option_values import BadValue, string
+from tfpcheck.options import CONFIG_KEYS, MODEL_KEYS, RUN_KEYS
 from tfpcheck.references import display, is_code_reference, is_file_target
 
 PYPROJECT = "pyproject.toml"
 
-# Keys that apply to every model; each is a parameter of the check command.
-GLOBAL_ONLY = (
-    "format",
-    "fail-on",
-    "quiet",
-    "verbose",
-    "timeout",
-    "cache",
-    "device",
-    "require-probe",
-)
-# Keys a `[[tool.tfpcheck.models]]` table may hold besides `path`.
-MODEL_KEYS = (
-    "loss",
-    "from-logits",
-    "static",
-    "unsafe",
-    "batch-size",
-    "target-shape",
-    "classes",
-    "data",
-    "num-examples",
-    "custom-objects",
-    "select",
-    "ignore",
-)
-TOP_KEYS = (*MODEL_KEYS, *GLOBAL_ONLY, "models")
-
-# Where a key's name differs from the check command's parameter. `cache = false` is the
-# command line's `--no-cache`, so its value is inverted on the way.
-_PARAM_OF_KEY = {"format": "output_format", "cache": "no_cache"}
-_INVERTED = {"cache"}
-
-_CODE_PREFIX = re.compile(r"TFP\d{0,3}", re.IGNORECASE)
+# The keys and what they hold come from the table of options (options.OPTIONS): "run" keys
+# apply to the whole run; "model" keys may also be set per `[[tool.tfpcheck.models]]` table.
+GLOBAL_ONLY = RUN_KEYS
+TOP_KEYS = (*MODEL_KEYS, *RUN_KEYS, "models")
 
 
 class ConfigError(Exception):
@@ -64,14 +36,7 @@ class ConfigError(Exception):
 
 
 def param_of(key: str) -> str:
-    return _PARAM_OF_KEY.get(key, key.replace("-", "_"))
-
-
-# -- values ------------------------------------------------------------------------------
-
-
-class _BadValue(Exception):
-    """What a value should have been (the caller adds the key and the file)."""
+    return CONFIG_KEYS[key].param
 
 
 def _show(value: Any) -> str:
@@ -82,135 +47,6 @@ def _show(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_show(v) for v in value) + "]"
     return str(value)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _boolean(value: Any, base: Path) -> bool:
-    if not isinstance(value, bool):
-        raise _BadValue("must be true or false")
-    return value
-
-
-def _integer(minimum: int) -> Callable[[Any, Path], int]:
-    def check(value: Any, base: Path) -> int:
-        if not _is_int(value) or value < minimum:
-            raise _BadValue(f"must be an integer >= {minimum}")
-        return int(value)
-
-    return check
-
-
-def _seconds(value: Any, base: Path) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise _BadValue("must be a number of seconds > 0, like 120 or 2.5")
-    return float(value)
-
-
-def _target_shape(value: Any, base: Path) -> str:
-    if value == "scalar" or value == []:  # one scalar per example: targets (N,)
-        return "scalar"
-    dims = [value] if _is_int(value) else value
-    if not isinstance(dims, list) or not dims or not all(_is_int(d) and d > 0 for d in dims):
-        raise _BadValue(
-            'must be a positive integer or a list of them, like 1 or [28, 28], or "scalar"'
-        )
-    return ",".join(str(d) for d in dims)  # the command line's form: --target-shape 28,28
-
-
-def _codes(value: Any, base: Path) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _BadValue('must be a list of rule code prefixes, like ["TFP2", "TFP301"]')
-    for code in value:
-        if not _CODE_PREFIX.fullmatch(code.strip()):
-            raise _BadValue(f"entry '{code}' is not a rule code prefix like TFP, TFP2 or TFP202")
-    return [code.strip().upper() for code in value]
-
-
-def _choice(choices: Callable[[], list[str]]) -> Callable[[Any, Path], str]:
-    def check(value: Any, base: Path) -> str:
-        allowed = choices()
-        if value not in allowed:
-            raise _BadValue("must be one of " + ", ".join(f'"{c}"' for c in allowed))
-        return str(value)
-
-    return check
-
-
-def _formats() -> list[str]:
-    from tfpcheck.cli import OutputFormat  # the command's own list, so the two never differ
-
-    return [f.value for f in OutputFormat]
-
-
-def _devices() -> list[str]:
-    from tfpcheck.cli import Device
-
-    return [d.value for d in Device]
-
-
-def _severities() -> list[str]:
-    from tfpcheck.cli import FailOn
-
-    return [f.value for f in FailOn]
-
-
-def _string(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise _BadValue("must be a non-empty string")
-    return value.strip()
-
-
-def _file_path(value: Any, base: Path) -> str:
-    return str(base / _string(value))  # an absolute value stays as it is
-
-
-def _loss(value: Any, base: Path) -> str:
-    from tfpcheck.losses import LossSpecError, parse_loss_spec
-
-    text = _string(value)
-    try:
-        spec = parse_loss_spec(text)
-    except LossSpecError as exc:
-        raise _BadValue(str(exc)) from None
-    if spec.kind == "function":
-        target, _, name = text.rpartition(":")
-        if not target or not name:
-            raise _BadValue("must be FILE.py:NAME or module:NAME for a loss function")
-        if is_file_target(target):
-            return f"{base / target}:{name}"
-    return text
-
-
-def _custom_objects(value: Any, base: Path) -> str:
-    text = _string(value)
-    return str(base / text) if is_file_target(text) else text
-
-
-_VALUES: dict[str, Callable[[Any, Path], Any]] = {
-    "loss": _loss,
-    "from-logits": _boolean,
-    "static": _boolean,
-    "unsafe": _boolean,
-    "batch-size": _integer(2),
-    "target-shape": _target_shape,
-    "classes": _integer(2),
-    "data": _file_path,
-    "num-examples": _integer(1),
-    "custom-objects": _custom_objects,
-    "select": _codes,
-    "ignore": _codes,
-    "format": _choice(_formats),
-    "fail-on": _choice(_severities),
-    "quiet": _boolean,
-    "verbose": _boolean,
-    "timeout": _seconds,
-    "cache": _boolean,
-    "device": _choice(_devices),
-    "require-probe": _boolean,
-}
 
 
 # -- files -------------------------------------------------------------------------------
@@ -320,13 +156,15 @@ def _read_values(
             raise ConfigError(f"{where} {message}")
         if key in ("models", "path"):
             continue
+        option = CONFIG_KEYS[key]
+        assert option.validate is not None  # every configuration key has a validator
         try:
-            value = _VALUES[key](raw, base)
-        except _BadValue as exc:
+            value = option.validate(raw, base)
+        except BadValue as exc:
             raise ConfigError(f"{where} {key} = {_show(raw)}: {exc}") from None
-        if key in _INVERTED:
+        if option.inverted:
             value = not value
-        values[param_of(key)] = value
+        values[option.param] = value
     return values
 
 
@@ -341,8 +179,8 @@ def _read_models(raw: Any, file: str, name: str, base: Path) -> tuple[ModelTable
                 f"{here} has no 'path' (a glob like \"models/*.keras\" or FILE.py:NAME)"
             )
         try:
-            pattern = _string(table["path"])
-        except _BadValue as exc:
+            pattern = string(table["path"])
+        except BadValue as exc:
             raise ConfigError(f"{here} path = {_show(table['path'])}: {exc}") from None
         here = f"{here} (path {_show(pattern)})"
         values = _read_values(table, ("path", *MODEL_KEYS), here, base)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from tfpcheck.findings import FileError, FileResult, Finding
 from tfpcheck.losses import DEFAULT_NLL_NOTE, LossSpec
+from tfpcheck.options import DEFAULT_TIMEOUT
 from tfpcheck.references import is_code_reference
 from tfpcheck.selection import Selector
 from tfpcheck.user_files import UserFile
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class CheckOptions:
+    """What the check needs of its options: each field is set by a row of options.OPTIONS
+    (the command line and the configuration), or by the Python API's arguments."""
+
     loss: LossSpec | None = None
     static_only: bool = False
     unsafe: bool = False
@@ -34,7 +38,7 @@ class CheckOptions:
     custom_objects: str | None = None
     selector: Selector = field(default_factory=Selector)
     debug: bool = False
-    timeout: float = 300.0  # seconds per model's probe (--timeout)
+    timeout: float = DEFAULT_TIMEOUT  # seconds per model's probe (--timeout)
     use_cache: bool = True
     device: str = "cpu"  # "cpu" | "gpu" (--device): where the probe worker runs
 
@@ -104,25 +108,14 @@ class _Probed:
 def _run_probe(
     path: str, flavor: str | None, static: list[Finding], options: CheckOptions
 ) -> _Probed:
-    from tfpcheck.probe import NO_TENSORFLOW, ProbeRequest, tf_available
+    from tfpcheck.options import probe_request
+    from tfpcheck.probe import NO_TENSORFLOW, tf_available
     from tfpcheck.probe.supervisor import probe_isolated
 
     if not tf_available():
         return _Probed(static, [], not_probed=NO_TENSORFLOW)
 
-    request = ProbeRequest(
-        path=path,
-        flavor=flavor,
-        loss=options.loss,
-        unsafe=options.unsafe,
-        batch_size=options.batch_size,
-        target_shape=options.target_shape,
-        classes=options.classes,
-        data=options.data,
-        num_examples=options.num_examples,
-        static_findings=tuple(static),
-        custom_objects=options.custom_objects,
-    )
+    request = probe_request(options, path, flavor, static_findings=tuple(static))
     try:
         # In a worker process: a model that crashes, hangs or eats memory is TFP008.
         result = probe_isolated(

@@ -169,8 +169,13 @@ def _first_meaningful_line(text: str) -> str:
     return text.strip()
 
 
+# Keras 3 sets parts of its messages in bold for a terminal (ESC[1m ... ESC[0m): a report
+# written to a file, a CI log or JSON must not carry the escapes.
+_TERMINAL_STYLE = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def summarize_error(exc: BaseException) -> ErrorSummary:
-    raw = str(exc)
+    raw = _TERMINAL_STYLE.sub("", str(exc))
     op: str | None = None
     node = _OP_IN_NODE.search(raw)
     if node:

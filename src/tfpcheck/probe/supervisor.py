@@ -32,11 +32,11 @@ from typing import IO, Any
 
 import tfpcheck
 from tfpcheck.findings import Finding, Where
+from tfpcheck.options import DEFAULT_TIMEOUT
 from tfpcheck.probe import ProbeRequest, ProbeResult
 from tfpcheck.probe.channel import ChannelClosed, receive, send
 from tfpcheck.rules import tfp008_probe_did_not_finish as tfp008
 
-DEFAULT_TIMEOUT = 300.0  # seconds per model; --timeout
 # Starting a worker imports TensorFlow (seconds, more on a busy machine): not the model's time.
 STARTUP_TIMEOUT = 180.0
 MEMORY_ENV = "TFPCHECK_PROBE_MEMORY_MB"
