@@ -163,6 +163,7 @@ def test_every_option_is_in_the_key_or_said_not_to_change_the_result(tmp_path: P
         "use_cache": False,
         "timeout": 5.0,
         "device": "gpu",
+        "jobs": 2,
     }
     names = {f.name for f in fields(CheckOptions)}
     assert set(cache.UNKEYED_OPTIONS) == set(unchanged)

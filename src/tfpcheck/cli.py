@@ -86,8 +86,14 @@ def check(ctx: typer.Context, paths: list[str] | None = None, **params: Any) -> 
     started = time.perf_counter()
     from tfpcheck.report.progress import progress, wanted
 
-    with progress(plan.paths, wanted(plan.paths, values["quiet"])) as on_result:
-        results = check_paths(plan.paths, options, per_path=per_path, on_result=on_result)
+    with progress(plan.paths, wanted(plan.paths, values["quiet"])) as tracker:
+        results = check_paths(
+            plan.paths,
+            options,
+            per_path=per_path,
+            on_result=tracker.on_result if tracker else None,
+            on_stage=tracker.on_stage if tracker else None,
+        )
     if shapes_table:
         return _shapes_report(results, fmt)
     _report(results, time.perf_counter() - started, fmt, values["quiet"], values["verbose"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -41,6 +42,7 @@ class CheckOptions:
     timeout: float = DEFAULT_TIMEOUT  # seconds per model's probe (--timeout)
     use_cache: bool = True
     device: str = "cpu"  # "cpu" | "gpu" (--device): where the probe worker runs
+    jobs: int | None = None  # probes at once (--jobs); None: from the cores and the memory
 
 
 def run_static_rules(ctx: StaticContext) -> list[Finding]:
@@ -105,8 +107,16 @@ class _Probed:
     shapes: tuple[ShapeTable, ...] = ()
 
 
+OnStage = Callable[[str, str], None]  # (path, stage): what each model's probe is doing
+
+
 def _run_probe(
-    path: str, flavor: str | None, static: list[Finding], options: CheckOptions
+    path: str,
+    flavor: str | None,
+    static: list[Finding],
+    options: CheckOptions,
+    on_stage: OnStage | None = None,
+    jobs: int = 1,
 ) -> _Probed:
     from tfpcheck.options import probe_request
     from tfpcheck.probe import NO_TENSORFLOW, tf_available
@@ -119,7 +129,12 @@ def _run_probe(
     try:
         # In a worker process: a model that crashes, hangs or eats memory is TFP008.
         result = probe_isolated(
-            request, options.timeout, debug=options.debug, device=options.device
+            request,
+            options.timeout,
+            debug=options.debug,
+            device=options.device,
+            on_stage=(lambda stage: on_stage(path, stage)) if on_stage is not None else None,
+            jobs=jobs,
         )
     except Exception as exc:  # a probe bug must not stop the other files
         if options.debug:
@@ -225,12 +240,16 @@ def _default_loss(ctx: StaticContext, options: CheckOptions) -> tuple[CheckOptio
     return replace(options, loss=LossSpec("nll")), DEFAULT_NLL_NOTE
 
 
-def check_path(path: str, options: CheckOptions) -> FileResult:
+def check_path(
+    path: str, options: CheckOptions, on_stage: OnStage | None = None, jobs: int = 1
+) -> FileResult:
+    """One model: static rules, then the probe (in a worker; `jobs` of them run at once)."""
     if is_code_reference(path):
         static = source_findings([path, *_loss_source(options)])
         if options.static_only:
             return _finish(path, static, options, [], not_probed=STATIC_FACTORY)
-        return _finish_probed(path, options, _run_probe(path, None, static, options))
+        probed = _run_probe(path, None, static, options, on_stage, jobs)
+        return _finish_probed(path, options, probed)
     from tfpcheck.model_file.load import read_model_file
     from tfpcheck.model_file.types import ModelReadError
     from tfpcheck.rules.context import StaticContext
@@ -264,7 +283,8 @@ def check_path(path: str, options: CheckOptions) -> FileResult:
     options, default_note = _default_loss(ctx, options)
     if default_note:
         notes.append(default_note)
-    return _finish_probed(path, options, _run_probe(path, model.flavor, findings, options), notes)
+    probed = _run_probe(path, model.flavor, findings, options, on_stage, jobs)
+    return _finish_probed(path, options, probed, notes)
 
 
 def check_paths(
@@ -272,19 +292,71 @@ def check_paths(
     options: CheckOptions,
     on_result: Callable[[FileResult], None] | None = None,
     per_path: Mapping[str, CheckOptions] | None = None,
+    on_stage: OnStage | None = None,
 ) -> list[FileResult]:
-    """`per_path`: options for some paths (a configuration's model tables); others get `options`."""
-    results = []
-    for path in paths:
-        path = os.fspath(path)
+    """Check each path; results in the order of `paths`, whatever order they finish in.
+
+    `per_path`: options for some paths (a configuration's model tables); others get `options`.
+    `options.jobs` models are checked at once, each probe in a worker of its own.
+    `on_result` hears each result as it is ready, `on_stage` each probe's stages.
+    """
+    paths = [os.fspath(path) for path in paths]
+    probing = [p for p in paths if not (per_path or {}).get(p, options).static_only]
+    # Only probes gain from running at once: reading files is Python's, one at a time.
+    jobs = min(options.jobs or default_jobs(), len(probing)) or 1
+
+    def one(path: str) -> FileResult:
         path_options = (per_path or {}).get(path, options)
+
+        def check(target: str, chosen: CheckOptions) -> FileResult:
+            return check_path(target, chosen, on_stage, jobs)
+
         if path_options.use_cache:
             from tfpcheck.cache import cached_check
 
-            result = cached_check(path, path_options, check_path, is_code_reference(path))
-        else:
-            result = check_path(path, path_options)
-        results.append(result)
+            return cached_check(path, path_options, check, is_code_reference(path))
+        return check(path, path_options)
+
+    if jobs == 1:
+        results = []
+        for path in paths:
+            results.append(one(path))
+            if on_result is not None:
+                on_result(results[-1])
+        return results
+    from concurrent.futures import as_completed
+
+    futures = {_job_threads(jobs).submit(one, path): path for path in paths}
+    for future in as_completed(futures):
         if on_result is not None:
-            on_result(result)
-    return results
+            on_result(future.result())
+    return [future.result() for future in futures]
+
+
+_THREADS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _job_threads(jobs: int) -> ThreadPoolExecutor:
+    """Threads that run `jobs` checks at once, kept for the life of the process.
+
+    Threads suffice: each probe runs in a worker process, and its thread only waits for it.
+    They are never shut down because a worker dies with the thread that started it (the
+    worker's parent-death signal, PR_SET_PDEATHSIG, follows the thread, not the process),
+    and the workers outlive one call: the next call's probes reuse them.
+    """
+    if jobs not in _THREADS:
+        _THREADS[jobs] = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="tfpcheck-job")
+    return _THREADS[jobs]
+
+
+# Resident memory of one probe worker with TensorFlow, TFP and Keras imported, and a model
+WORKER_MEMORY = 1536 * 1024 * 1024
+
+
+def default_jobs() -> int:
+    """Probes at once when --jobs is not given: one per core, as far as memory allows."""
+    from tfpcheck.machine import total_memory, usable_cores
+
+    memory = total_memory()
+    by_memory = max(1, memory // WORKER_MEMORY) if memory else 1
+    return max(1, min(usable_cores(), by_memory))

@@ -321,6 +321,20 @@ OPTIONS: tuple[Option, ...] = (
         validate=value.codes,
     ),  # part of the selector
     Option(
+        "jobs",
+        ("-j", "--jobs"),
+        int | None,
+        None,
+        "Probe this many models at once (default: one per core, as memory allows).",
+        metavar="N",
+        minimum=1,
+        key="jobs",
+        scope="run",
+        validate=value.integer(1),
+        sets="jobs",
+        unkeyed="it decides how many models are probed at once, not what is found",
+    ),
+    Option(
         "device",
         ("--device",),
         Device,

@@ -54,6 +54,7 @@ from tfpcheck.probe.roundtrip import check_roundtrip
 from tfpcheck.probe.runner import current_layer_getter
 from tfpcheck.probe.seeding import seed_everything
 from tfpcheck.probe.shape_table import shape_table
+from tfpcheck.probe.stages import reached
 from tfpcheck.probe.user_code import UserCodeError, UserReferenceError
 from tfpcheck.references import is_code_reference
 from tfpcheck.rules import REGISTRY
@@ -116,6 +117,7 @@ class ProbeRun:
             if broken_loss is not None:
                 return self.result(("usage", broken_loss))
             heads = Recorder(lambda: None)
+            reached("building the model" if is_code_reference(self.request.path) else "loading")
             with watching_heads(heads):
                 loaded = self.load()
         except UserReferenceError as exc:
@@ -240,12 +242,14 @@ class ProbeRun:
         )
         obs.extra["output"] = self.output
         self.observations.append(obs)
+        reached(f"forward passes at batch 1 and {n}")
         with instrumented(recorder):
             error = self._run_batches(session, obs, x, data_y, n)
         if error is not None:
             return self.result(error)
         # After the passes, uninstrumented: its draws change no other check's evidence, and
         # the distributions it builds are not the model's.
+        reached("checking the rules")
         obs.kl_terms = kl_terms(model)
         for check in PROBE_CHECKS:
             self.findings += list(check(obs))
@@ -285,6 +289,7 @@ class ProbeRun:
         if sample is not None and outputs.get(n) is None:
             # Only batch 1 ran: its sample is one example; tile it so slicing works.
             targets = [(t, np.repeat(y, n, axis=0)) for t, y in targets]
+        reached(f"loss and gradients at batch 1 and {n}")
         for target, y in targets:
             for size in sizes:
                 if obs.forwards[size].error is not None:
@@ -339,6 +344,7 @@ class ProbeRun:
         choice = _consistent_target(obs, n)
         if choice is None:
             return
+        reached("running examples one at a time")
         target, batch_eval = choice
         y = next(y for t, y in targets if t == target)
         shape = batch_eval.per_example_shape or ()

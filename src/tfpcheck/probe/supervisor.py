@@ -27,11 +27,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import IO, Any
 
 import tfpcheck
 from tfpcheck.findings import Finding, Where
+from tfpcheck.machine import total_memory, usable_cores
 from tfpcheck.options import DEFAULT_TIMEOUT
 from tfpcheck.probe import ProbeRequest, ProbeResult
 from tfpcheck.probe.channel import ChannelClosed, receive, send
@@ -51,6 +53,9 @@ DID_NOT_FINISH = "the probe did not finish (TFP008)"
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(tfpcheck.__file__)))
 _OWN_DIR = os.path.dirname(os.path.abspath(tfpcheck.__file__)) + os.sep
 _FRAME = re.compile(r'^\s*File "(?P<file>.+)", line (?P<line>\d+) in (?P<function>\S+)')
+
+
+OnStage = Callable[[str], None]  # hears the stage a probe is in ("loading the model", ...)
 
 
 class WorkerError(Exception):
@@ -80,17 +85,6 @@ class Stopped:
 
 
 # ---- memory ----
-
-
-def total_memory() -> int | None:
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
 
 
 def memory_limit() -> tuple[int | None, str | None]:
@@ -166,9 +160,17 @@ def _tail(log: IO[bytes]) -> tuple[str, ...]:
 # ---- the worker process ----
 
 
-def worker_environment(device: str) -> dict[str, str]:
-    """The worker's environment: ours, with tfpcheck importable and the device chosen."""
+def worker_environment(device: str, threads: int | None = None) -> dict[str, str]:
+    """The worker's environment: ours, with tfpcheck importable and the device chosen.
+
+    `threads`: TensorFlow's threads per worker when several run at once (--jobs), so that
+    they share the cores instead of each taking all of them.
+    """
     env = dict(os.environ)
+    if threads is not None:
+        for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
+            env.setdefault(name, str(threads))
+        env.setdefault("TF_NUM_INTEROP_THREADS", "1" if threads == 1 else "2")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ next to the user's files
     env["PYTHONUNBUFFERED"] = "1"  # the user's last prints survive a crash
@@ -185,8 +187,9 @@ def worker_environment(device: str) -> dict[str, str]:
 class Worker:
     """One `python -m tfpcheck.probe.worker` process and its pipes."""
 
-    def __init__(self, device: str = "cpu") -> None:
+    def __init__(self, device: str = "cpu", threads: int | None = None) -> None:
         self.device = device
+        self.threads = threads
         # The worker's stdout and stderr (TensorFlow's logging, the user's prints) go to an
         # unlinked file of ours: never to our stdout, which may be JSON or SARIF.
         fd, name = tempfile.mkstemp(prefix="tfpcheck-probe-", suffix=".log")
@@ -194,7 +197,7 @@ class Worker:
         self.log: IO[bytes] = open(name, "a+b")  # noqa: SIM115 - lives as long as the worker
         os.unlink(name)
         results_read, results_write = os.pipe()
-        env = worker_environment(device)
+        env = worker_environment(device, threads)
         try:
             self.process = subprocess.Popen(
                 [
@@ -229,17 +232,20 @@ class Worker:
     def output(self) -> tuple[str, ...]:
         return _tail(self.log)
 
-    def wait(self, seconds: float, memory: int | None) -> tuple[Any, ...] | Stopped:
+    def wait(
+        self, seconds: float, memory: int | None, limit: float | None = None
+    ) -> tuple[Any, ...] | Stopped:
         """The next message, or how the worker stopped without sending one.
 
         The results pipe also reports the worker's death (end of file), so without a memory
         limit there is nothing to poll: one wait until a message, a death or the deadline.
+        `limit`: the time limit a timeout is reported with (`seconds` is what is left of it).
         """
         deadline = time.monotonic() + seconds
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return self.stop("timeout", timeout=seconds)
+                return self.stop("timeout", timeout=limit if limit is not None else seconds)
             step = remaining if memory is None else min(POLL_SECONDS, remaining)
             readable, _, _ = select.select([self.results], [], [], step)
             if readable:
@@ -308,11 +314,11 @@ class Supervisor:
     def worker_pid(self) -> int | None:
         return self._worker.pid if self._worker is not None else None
 
-    def _start(self, memory: int | None, device: str) -> Worker:
+    def _start(self, memory: int | None, device: str, threads: int | None) -> Worker:
         if not self._registered:
             atexit.register(self.shutdown)
             self._registered = True
-        worker = Worker(device)
+        worker = Worker(device, threads)
         reply = worker.wait(STARTUP_TIMEOUT, memory)
         if isinstance(reply, Stopped):
             how = {
@@ -334,7 +340,10 @@ class Supervisor:
         memory: int | None,
         debug: bool = False,
         device: str = "cpu",
+        on_stage: OnStage | None = None,
+        threads: int | None = None,
     ) -> ProbeResult | Stopped:
+        stage = on_stage or (lambda text: None)
         with self._lock:
             worker = self._worker
             # the device is fixed when TensorFlow starts: another device needs a new worker
@@ -342,17 +351,23 @@ class Supervisor:
                 if worker is not None:
                     worker.close()
                 self._worker = None
-                worker = self._worker = self._start(memory, device)
+                stage("importing TensorFlow")
+                worker = self._worker = self._start(memory, device, threads)
             worker.clear_output()
             try:
                 worker.send(("probe", request, os.getcwd(), [p for p in sys.path if p]))
             except BrokenPipeError:  # it died since the poll above
                 self._worker = None
                 return worker.stop("crashed")
-            reply = worker.wait(timeout, memory)
-            if isinstance(reply, Stopped):
-                self._worker = None
-                return reply
+            deadline = time.monotonic() + timeout
+            while True:  # stages arrive before the result; the deadline covers them all
+                reply = worker.wait(max(deadline - time.monotonic(), 0.0), memory, timeout)
+                if isinstance(reply, Stopped):
+                    self._worker = None
+                    return reply
+                if reply[0] != "stage":
+                    break
+                stage(reply[1])
             if debug:  # what TensorFlow and the user's code printed during this probe
                 for line in worker.output():
                     print(f"[probe worker] {line}", file=sys.stderr)
@@ -374,20 +389,61 @@ class Supervisor:
 SUPERVISOR = Supervisor()
 
 
+class SupervisorPool:
+    """The supervisors of the workers that probe at once (--jobs): one per concurrent probe.
+
+    The first is SUPERVISOR, and a lease takes the first idle one in the order they were
+    made, so that one probe at a time always goes to the same long-lived worker.
+    """
+
+    def __init__(self, first: Supervisor) -> None:
+        self._all = [first]
+        self._busy: set[int] = set()
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[Supervisor]:
+        with self._lock:
+            idle = [s for s in self._all if id(s) not in self._busy]
+            supervisor = idle[0] if idle else Supervisor()
+            if not idle:
+                self._all.append(supervisor)
+            self._busy.add(id(supervisor))
+        try:
+            yield supervisor
+        finally:
+            with self._lock:
+                self._busy.discard(id(supervisor))
+
+
+POOL = SupervisorPool(SUPERVISOR)
+
+
 def probe_isolated(
     request: ProbeRequest,
     timeout: float = DEFAULT_TIMEOUT,
     *,
     debug: bool = False,
     device: str = "cpu",
+    on_stage: OnStage | None = None,
+    jobs: int = 1,
 ) -> ProbeResult:
-    """Probe one model in the worker; a crash, a hang or a memory blow-up is TFP008.
+    """Probe one model in a worker; a crash, a hang or a memory blow-up is TFP008.
 
-    WorkerError when the probe itself fails (a bug of ours, or no worker could start); with
-    `debug` its message carries the worker's traceback.
+    `jobs`: how many probes run at once; each worker gets its share of the memory limit and
+    of the cores. `on_stage(text)` hears what the probe is doing. WorkerError when the probe
+    itself fails (a bug of ours, or no worker could start); with `debug` its message
+    carries the worker's traceback.
     """
     memory, note = memory_limit()
-    outcome = SUPERVISOR.probe(request, timeout, memory, debug, device)
+    threads = None
+    if jobs > 1:
+        # the machine's share is split between the workers; TFPCHECK_PROBE_MEMORY_MB is each one's
+        if memory is not None and not os.environ.get(MEMORY_ENV, "").strip():
+            memory //= jobs
+        threads = max(1, usable_cores() // jobs)
+    with POOL.lease() as supervisor:
+        outcome = supervisor.probe(request, timeout, memory, debug, device, on_stage, threads)
     if isinstance(outcome, Stopped):
         outcome = ProbeResult((outcome.finding(),), not_probed=DID_NOT_FINISH)
     if note is not None:

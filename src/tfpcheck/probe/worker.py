@@ -21,6 +21,7 @@ import traceback
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from tfpcheck.probe import stages
 from tfpcheck.probe.channel import ChannelClosed, receive, send
 
 if TYPE_CHECKING:
@@ -97,10 +98,13 @@ def _serve(requests: int, results: int) -> int:
             return 0
         # Relative paths in the request mean what they meant to the caller.
         os.chdir(cwd)
+        stages.set_reporter(lambda stage: _reply(results, ("stage", stage)))
         try:
             reply: tuple[Any, ...] = ("result", _probe_tracked(request, parent_path))
         except Exception as exc:  # a bug of ours: the supervisor reports it, with traceback
             reply = _failure(exc)
+        finally:
+            stages.set_reporter(None)
         _reply(results, reply)
 
 
