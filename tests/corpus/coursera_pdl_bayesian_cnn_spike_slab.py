@@ -30,8 +30,7 @@ FLAVOR = "tf_keras"
 VERBATIM = False
 ADAPTED = (
     "tensorflow.keras -> tf_keras; x_train.shape[0] written as the notebook's 60000 MNIST "
-    "training images (NUM_EXAMPLES; 1875 steps of 32 per epoch); compile's "
-    "experimental_run_tf_function=False dropped (tf_keras has no such argument); data "
+    "training images (NUM_EXAMPLES; 1875 steps of 32 per epoch); data "
     "loading and fit removed"
 )
 BUG = None
@@ -127,5 +126,7 @@ def build() -> tuple[Sequential, Callable[[Any, Any], Any]]:
             tfpl.OneHotCategorical(10, convert_to_tensor_fn=tfd.Distribution.mode),
         ]
     )
-    bayesian_model.compile(loss=nll, optimizer=RMSprop(), metrics=["accuracy"])
+    bayesian_model.compile(
+        loss=nll, optimizer=RMSprop(), metrics=["accuracy"], experimental_run_tf_function=False
+    )
     return bayesian_model, nll
