@@ -278,3 +278,69 @@ def test_a_target_sliced_like_the_parameters_does_not_broadcast(run_cli, tmp_pat
         result = run_cli(model_path(MODEL), *args)
         found = [f["code"] for f in result.json()["files"][0]["findings"]]
         assert found == codes, name
+
+
+HAND_WRITTEN = """
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+
+def gaussian_nll_rank_dropping(y_true, y_pred):
+    mean = tf.clip_by_value(y_pred[:, 0], -1.0, 1.0)  # DROP
+    var = tf.math.softplus(y_pred[:, 1:2]) + 1e-6
+    terms = tf.math.log(var) / 2 + tf.square(mean - y_true) / (2 * var)  # PAIRS
+    return tf.reduce_mean(terms)
+
+
+def gaussian_nll(y_true, y_pred):
+    mean = tf.clip_by_value(y_pred[:, 0:1], -1.0, 1.0)
+    var = tf.math.softplus(y_pred[:, 1:2]) + 1e-6
+    terms = tf.math.log(var) / 2 + tf.square(mean - y_true) / (2 * var)
+    return tf.reduce_mean(terms)
+
+
+def against_the_batch_mean(y_true, y_pred):
+    return tf.square(y_true - tf.reduce_mean(y_pred[:, 0]))
+"""
+
+
+@pytest.fixture(scope="module")
+def hand_written(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("hand_written") / "hand_written_losses.py"
+    path.write_text(textwrap.dedent(HAND_WRITTEN))
+    return path
+
+
+def test_hand_written_nll_combining_a_rank_dropped_slice_with_y_true(
+    run_cli, hand_written: Path
+) -> None:
+    loss = f"{hand_written}:gaussian_nll_rank_dropping"
+    (finding,) = static_findings(run_cli, model_path(MODEL), "--loss", loss)
+    assert finding["code"] == "TFP101" and finding["severity"] == "warning"
+    assert finding["where"]["file"] == str(hand_written)
+    assert finding["where"]["line"] == source_line("# PAIRS", path=hand_written)
+    assert finding["where"]["function"] == "gaussian_nll_rank_dropping"
+    assert finding["evidence"]["rank_dropping"] == "y_pred[:, 0]"
+    assert finding["evidence"]["rank_drop_line"] == source_line("# DROP", path=hand_written)
+    assert "mean = tf.clip_by_value(y_pred[:, 0:1], -1.0, 1.0)" in finding["fix"]
+
+
+@pytest.mark.parametrize("loss", ["gaussian_nll", "against_the_batch_mean"])
+def test_hand_written_losses_that_keep_the_rank_are_clean(
+    run_cli, hand_written: Path, loss: str
+) -> None:
+    assert static_findings(run_cli, model_path(MODEL), "--loss", f"{hand_written}:{loss}") == []
+
+
+def test_probe_confirms_the_hand_written_broadcast_as_one_finding(
+    run_cli, hand_written: Path
+) -> None:
+    pytest.importorskip("tensorflow_probability")
+    loss = f"{hand_written}:gaussian_nll_rank_dropping"
+    result = run_cli(model_path(MODEL), "--loss", loss, "--format", "json", "--no-cache")
+    (finding,) = [f for f in result.json()["files"][0]["findings"] if f["code"] == "TFP101"]
+    assert finding["tier"] == "probe" and finding["severity"] == "error"
+    assert finding["where"]["line"] == source_line("# PAIRS", path=hand_written)
+    assert finding["evidence"]["rank_dropping"] == "y_pred[:, 0]"  # static
+    assert finding["evidence"]["input_shapes"] == ["(32,)", "(32, 1)"]  # probe
+    assert finding["evidence"]["result_shape_at_32"] == "(32, 32)"

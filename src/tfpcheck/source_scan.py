@@ -88,6 +88,22 @@ class LogitsLayer:
         return self.callee.rsplit(".", 1)[-1]
 
 
+@dataclass(frozen=True)
+class TargetArithmetic:
+    """`mean - y_true` in a loss `(y_true, y_pred)`, where `mean` is a rank-dropping slice of
+    y_pred (`y_pred[:, 0]`, a few assignments back) and y_true is used as it arrives."""
+
+    file: str
+    line: int
+    function: str
+    code: str  # the source line of the operation
+    operation: str  # "mean - y_true"
+    target: str  # the loss's first parameter, "y_true"
+    rank_drop: str  # "y_pred[:, 0]"
+    rank_drop_line: int
+    rank_drop_code: str  # the source line of the slice
+
+
 @dataclass
 class SourceScan:
     file: str
@@ -95,6 +111,7 @@ class SourceScan:
     calls: list[SourceCall] = field(default_factory=list)
     distributions: list[DistributionCall] = field(default_factory=list)
     logits_layers: list[LogitsLayer] = field(default_factory=list)
+    target_arithmetic: list[TargetArithmetic] = field(default_factory=list)
 
 
 def _dotted(node: ast.expr) -> str | None:
@@ -223,6 +240,7 @@ class _Visitor(ast.NodeVisitor):
         self.log_probs: dict[int, tuple[int, str]] = {}  # id(distribution call) -> line, value
         self._nodes: dict[int, ast.AST] = {}  # id -> node of the scanned tree
         self.logits_layers: list[LogitsLayer] = []
+        self.target_arithmetic: list[TargetArithmetic] = []
 
     def _visit_def(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         self.stack.append(node.name)
@@ -275,6 +293,7 @@ class _Visitor(ast.NodeVisitor):
         self._logits_layers(tree)
         for scope_node, function in _functions(tree):
             scope = _Scope(scope_node)
+            self._target_arithmetic(scope_node, scope, function)
             for node in ast.walk(scope_node):
                 if not isinstance(node, ast.Call):
                     continue
@@ -292,6 +311,43 @@ class _Visitor(ast.NodeVisitor):
         self.distributions.append(
             DistributionCall(callee, self.file, node.lineno, function, code, arguments, line, value)
         )
+
+    def _code(self, line: int) -> str:
+        return self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
+
+    def _target_arithmetic(self, node: ast.AST, scope: _Scope, function: str) -> None:
+        """Arithmetic pairing the loss's bare first parameter with a rank-dropped slice of
+        its second: (N,) against (N, 1) when the targets keep a trailing axis."""
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            return
+        params = [a.arg for a in node.args.posonlyargs + node.args.args]
+        if len(params) < 2:
+            return
+        target, prediction = params[0], params[1]
+        for sub in ast.walk(node):
+            if not isinstance(sub, ast.BinOp) or isinstance(sub.op, ast.MatMult):
+                continue
+            for bare, other in ((sub.left, sub.right), (sub.right, sub.left)):
+                if not _is_bare(bare, target, scope):
+                    continue
+                drop = _dropped_slice(other, prediction, scope)
+                if drop is None or any(
+                    a.line == sub.lineno and a.function == function for a in self.target_arithmetic
+                ):
+                    continue
+                self.target_arithmetic.append(
+                    TargetArithmetic(
+                        self.file,
+                        sub.lineno,
+                        function,
+                        self._code(sub.lineno),
+                        ast.unparse(sub),
+                        target,
+                        ast.unparse(drop),
+                        drop.lineno,
+                        self._code(drop.lineno),
+                    )
+                )
 
     def _logits_layers(self, tree: ast.AST) -> None:
         functions = {id(n): name for n, name in _functions(tree)}
@@ -318,6 +374,39 @@ class _Visitor(ast.NodeVisitor):
             if any(sub is node for sub in ast.walk(layer_call)):
                 return info
         return None
+
+
+def _is_bare(node: ast.expr, name: str, scope: _Scope) -> bool:
+    """The parameter itself, not reassigned in the function (`y_true = tf.squeeze(y_true)`)."""
+    return isinstance(node, ast.Name) and node.id == name and name not in scope.assigned
+
+
+def _slices(node: ast.Subscript, name: str) -> bool:
+    return isinstance(node.value, ast.Name) and node.value.id == name
+
+
+# Calls that reduce what they are given: a reduced slice has no batch axis left to pair.
+REDUCTIONS = frozenset({"mean", "sum", "max", "min", "std", "var", "prod", "logsumexp", "norm"})
+
+
+def _dropped_slice(node: ast.AST, name: str, scope: _Scope, depth: int = 0) -> ast.Subscript | None:
+    """A rank-dropping slice of `name` (`y_pred[:, 0]`) the expression is made of, through
+    local names and calls that keep its shape (`k.clip(y_pred[:, 0], -1, 1)`)."""
+    if isinstance(node, ast.Subscript) and _slices(node, name) and _rank_drop(node) is not None:
+        return node
+    if isinstance(node, ast.Call):
+        short = (_dotted(node.func) or "").rsplit(".", 1)[-1]
+        if short.startswith("reduce_") or short in REDUCTIONS:
+            return None
+    if isinstance(node, ast.Name) and node.id in scope.assigned:
+        if depth >= MAX_RESOLVE_DEPTH:
+            return None
+        return _dropped_slice(scope.assigned[node.id], name, scope, depth + 1)
+    for child in ast.iter_child_nodes(node):
+        found = _dropped_slice(child, name, scope, depth)
+        if found is not None:
+            return found
+    return None
 
 
 def _functions(tree: ast.AST) -> list[tuple[ast.AST, str]]:
@@ -429,6 +518,7 @@ def scan_source(path: Path, name: str | None = None) -> SourceScan:
     scan.calls = visitor.calls
     scan.distributions = visitor.distributions
     scan.logits_layers = visitor.logits_layers
+    scan.target_arithmetic = visitor.target_arithmetic
     return scan
 
 

@@ -290,6 +290,11 @@ class ProbeRun:
                 if obs.forwards[size].error is not None:
                     continue
                 obs.evals.append(session.loss(take(x, 0, size), y[:size], target))
+        if n > 1:
+            for target, _ in targets:
+                one, many = obs.pair(target)
+                if one is not None and many is not None:
+                    many.graph = session.loss_graph(one, many)
         self._stochastic_checks(session, obs, x, n, targets)
         self._singles(session, obs, x, n, targets)
         return None
