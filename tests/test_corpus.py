@@ -39,12 +39,7 @@ corpus = _load_corpus()
 CASES = corpus.discover()
 
 # What tfpcheck misses or wrongly reports on the corpus today: case name -> the pattern.
-KNOWN_MISSES: dict[str, str] = {
-    "blood_glucose_basic_lstm_abs_variance_k3": (
-        "TFP301 missed for a scale of tf.sqrt(tf.abs(raw)): abs passes for a constraint, but the "
-        "scale is 0 (NaN loss and gradients) wherever the raw Dense output crosses zero"
-    ),
-}
+KNOWN_MISSES: dict[str, str] = {}
 
 CODE = re.compile(r"^TFP\d{3}$")
 

@@ -301,6 +301,44 @@ def gaussian_nll(y_true, y_pred):
 
 def against_the_batch_mean(y_true, y_pred):
     return tf.square(y_true - tf.reduce_mean(y_pred[:, 0]))
+
+
+def abs_variance_nll(y_true, y_pred):
+    y_var = y_pred[:, :1]
+    y_std = tf.sqrt(tf.abs(y_var))  # ABS
+    dist = tfp.distributions.Normal(loc=y_pred[:, 1:], scale=y_std)  # DIST
+    return -dist.log_prob(y_true)
+
+
+def relu_scale_nll(y_true, y_pred):
+    dist = tfp.distributions.Normal(loc=y_pred[:, 1:], scale=tf.nn.relu(y_pred[:, :1]))
+    return -dist.log_prob(y_true)
+
+
+def softplus_scale_nll(y_true, y_pred):
+    scale = 1e-3 + tf.math.softplus(y_pred[:, :1])
+    return -tfp.distributions.Normal(loc=y_pred[:, 1:], scale=scale).log_prob(y_true)
+
+
+def exp_scale_nll(y_true, y_pred):
+    dist = tfp.distributions.Normal(loc=y_pred[:, 1:], scale=tf.exp(y_pred[:, :1]))
+    return -dist.log_prob(y_true)
+
+
+def abs_epsilon_scale_nll(y_true, y_pred):
+    y_std = tf.sqrt(tf.abs(y_pred[:, :1]) + 1e-6)
+    return -tfp.distributions.Normal(loc=y_pred[:, 1:], scale=y_std).log_prob(y_true)
+
+
+def maximum_epsilon_scale_nll(y_true, y_pred):
+    scale = tf.maximum(tf.abs(y_pred[:, :1]), 1e-6)
+    return -tfp.distributions.Normal(loc=y_pred[:, 1:], scale=scale).log_prob(y_true)
+
+
+def raw_sqrt_scale_nll(y_true, y_pred):
+    # whether y_pred[:, :1] is positive is the model's business (an exp activation, say)
+    dist = tfp.distributions.Normal(loc=y_pred[:, 1:], scale=tf.sqrt(y_pred[:, :1]))
+    return -dist.log_prob(y_true)
 """
 
 
@@ -344,3 +382,49 @@ def test_probe_confirms_the_hand_written_broadcast_as_one_finding(
     assert finding["evidence"]["rank_dropping"] == "y_pred[:, 0]"  # static
     assert finding["evidence"]["input_shapes"] == ["(32,)", "(32, 1)"]  # probe
     assert finding["evidence"]["result_shape_at_32"] == "(32, 32)"
+
+
+@pytest.mark.parametrize(
+    ("loss", "zero_at", "zero_line"),
+    [
+        ("abs_variance_nll", "tf.abs(y_var)", "# ABS"),
+        ("relu_scale_nll", "tf.nn.relu(y_pred[:, :1])", "def relu_scale_nll"),
+    ],
+)
+def test_loss_scale_that_reaches_zero(
+    run_cli, hand_written: Path, loss: str, zero_at: str, zero_line: str
+) -> None:
+    (finding,) = static_findings(run_cli, model_path(MODEL), "--loss", f"{hand_written}:{loss}")
+    assert finding["code"] == "TFP301" and finding["severity"] == "warning"
+    assert finding["where"]["function"] == loss
+    assert finding["evidence"]["parameter"] == "scale"
+    assert finding["evidence"]["zero_at"] == zero_at
+    line = source_line(zero_line, path=hand_written)
+    if zero_line.startswith("def "):
+        line += 1  # on the distribution's own line
+    assert finding["evidence"]["zero_at_line"] == line
+    assert "tf.math.softplus(" in finding["fix"]
+
+
+def test_loss_scale_zero_line_and_distribution_line(run_cli, hand_written: Path) -> None:
+    loss = f"{hand_written}:abs_variance_nll"
+    (finding,) = static_findings(run_cli, model_path(MODEL), "--loss", loss)
+    assert finding["where"]["line"] == source_line("# DIST", path=hand_written)
+    abs_line = source_line("# ABS", path=hand_written)
+    assert f"(line {abs_line})" in finding["message"]
+    assert finding["fix"].startswith(f"Keep it > 0, not just >= 0: at line {abs_line} write ")
+    assert "1e-6 + tf.math.softplus(y_var)" in finding["fix"]
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        "softplus_scale_nll",
+        "exp_scale_nll",
+        "abs_epsilon_scale_nll",
+        "maximum_epsilon_scale_nll",
+        "raw_sqrt_scale_nll",
+    ],
+)
+def test_loss_scales_kept_positive_are_clean(run_cli, hand_written: Path, loss: str) -> None:
+    assert static_findings(run_cli, model_path(MODEL), "--loss", f"{hand_written}:{loss}") == []

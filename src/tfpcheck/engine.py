@@ -196,6 +196,7 @@ def source_findings(specs: list[str]) -> list[Finding]:
     from tfpcheck.rules import tfp101_loss_broadcasts_across_batch as tfp101
     from tfpcheck.rules import tfp202_double_softmax as tfp202
     from tfpcheck.rules import tfp203_double_sigmoid as tfp203
+    from tfpcheck.rules import tfp301_unconstrained_scale as tfp301
     from tfpcheck.rules import tfp304_full_covariance_parameterization as tfp304
     from tfpcheck.source_scan import scan_spec
 
@@ -205,7 +206,7 @@ def source_findings(specs: list[str]) -> list[Finding]:
         if scan is None:
             continue
         findings.extend(tfp304.source_findings(scan.calls))
-        for rule in (tfp101, tfp202, tfp203):
+        for rule in (tfp101, tfp202, tfp203, tfp301):
             findings.extend(rule.source_findings(scan))
     return findings
 

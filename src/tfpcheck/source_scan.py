@@ -23,6 +23,8 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tfpcheck.model_file.types import Expr
+
 MAX_SOURCE_BYTES = 4 * 1024 * 1024
 MAX_RESOLVE_DEPTH = 4
 SQUASH_FUNCTIONS = {"softmax": "softmax", "sigmoid": "sigmoid", "log_softmax": None}
@@ -54,6 +56,7 @@ class Argument:
     squash: str | None = None  # "softmax" | "sigmoid" applied to the value
     squash_by: str | None = None  # how: "tf.nn.softmax(...)", "Dense(activation='softmax')"
     squash_line: int | None = None
+    expr: Expr | None = None  # the expression as written, for rules that read its calls
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,10 @@ class DistributionCall:
     arguments: dict[str, Argument] = field(default_factory=dict)
     log_prob_line: int | None = None  # where .log_prob(...) is called on it
     log_prob_value: str | None = None
+    # the parameters of the functions around it (not a lambda's: a DistributionLambda's
+    # input is the layer's business), and the local names assigned there, as expressions
+    parameters: frozenset[str] = frozenset()
+    assigned: dict[str, Expr] = field(default_factory=dict)
 
     @property
     def short_name(self) -> str:
@@ -224,7 +231,55 @@ def _argument(value: ast.expr, scope: _Scope, layer_input: Argument | None) -> A
             layer_input.squash_by,
             layer_input.squash_line,
         )
-    return Argument(text, rank_drop, squash, squash_by, squash_line)
+    return Argument(text, rank_drop, squash, squash_by, squash_line, to_expr(value))
+
+
+_BINARY_OPERATORS: dict[type[ast.operator], str] = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.Pow: "**",
+    ast.MatMult: "@",
+}
+_UNARY_OPERATORS: dict[type[ast.unaryop], str] = {ast.USub: "-", ast.UAdd: "+"}
+
+
+def to_expr(node: ast.expr | None) -> Expr | None:
+    """The expression as the bytecode reader would give it, with its source line: one
+    representation for the rules that read expressions."""
+    if node is None:
+        return None
+    line = getattr(node, "lineno", None)
+    if isinstance(node, ast.Constant):
+        if node.value is Ellipsis:
+            return Expr("ellipsis", line=line)
+        return Expr("const", node.value, line=line)
+    if isinstance(node, ast.Name):
+        return Expr("name", node.id, line=line)
+    if isinstance(node, ast.Attribute):
+        return Expr("attr", node.attr, (to_expr(node.value),), line=line)
+    if isinstance(node, ast.Call):
+        callee = _dotted(node.func) or ast.unparse(node.func)
+        args = tuple(to_expr(a) for a in node.args)
+        kwargs = tuple((k.arg, e) for k in node.keywords if k.arg and (e := to_expr(k.value)))
+        return Expr("call", callee, args, kwargs, line=line)
+    if isinstance(node, ast.Subscript):
+        return Expr("subscript", None, (to_expr(node.value), to_expr(node.slice)), line=line)
+    if isinstance(node, ast.Slice):
+        parts = (to_expr(node.lower), to_expr(node.upper), to_expr(node.step))
+        return Expr("slice", None, parts, line=line)
+    if isinstance(node, ast.Tuple | ast.List):
+        kind = "list" if isinstance(node, ast.List) else None
+        return Expr("tuple", kind, tuple(to_expr(e) for e in node.elts), line=line)
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY_OPERATORS:
+        operands = (to_expr(node.left), to_expr(node.right))
+        return Expr("binop", _BINARY_OPERATORS[type(node.op)], operands, line=line)
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY_OPERATORS:
+        return Expr("unary", _UNARY_OPERATORS[type(node.op)], (to_expr(node.operand),), line=line)
+    return Expr("unknown", ast.unparse(node), line=line)
 
 
 class _Visitor(ast.NodeVisitor):
@@ -299,17 +354,33 @@ class _Visitor(ast.NodeVisitor):
                     continue
                 callee = _dotted(node.func)
                 if callee and _is_distribution(callee) and node.keywords:
-                    self._distribution(node, callee, scope, function)
+                    self._distribution(node, callee, scope, function, scope_node)
 
-    def _distribution(self, node: ast.Call, callee: str, scope: _Scope, function: str) -> None:
+    def _distribution(
+        self, node: ast.Call, callee: str, scope: _Scope, function: str, scope_node: ast.AST
+    ) -> None:
         if any(d.line == node.lineno and d.callee == callee for d in self.distributions):
             return  # seen from an enclosing function already
         layer_input = self._enclosing_layer_input(node)
         arguments = {k.arg: _argument(k.value, scope, layer_input) for k in node.keywords if k.arg}
         line, value = self.log_probs.get(id(node), (None, None))
         code = self.lines[node.lineno - 1].strip() if node.lineno <= len(self.lines) else ""
+        assigned = {
+            name: expr for name, value in scope.assigned.items() if (expr := to_expr(value))
+        }
         self.distributions.append(
-            DistributionCall(callee, self.file, node.lineno, function, code, arguments, line, value)
+            DistributionCall(
+                callee,
+                self.file,
+                node.lineno,
+                function,
+                code,
+                arguments,
+                line,
+                value,
+                _parameters(scope_node),
+                assigned,
+            )
         )
 
     def _code(self, line: int) -> str:
@@ -374,6 +445,17 @@ class _Visitor(ast.NodeVisitor):
             if any(sub is node for sub in ast.walk(layer_call)):
                 return info
         return None
+
+
+def _parameters(node: ast.AST) -> frozenset[str]:
+    """The parameters of a def and of the defs inside it (not of lambdas)."""
+    names: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef):
+            arguments = sub.args
+            every = arguments.posonlyargs + arguments.args + arguments.kwonlyargs
+            names.update(a.arg for a in every)
+    return frozenset(names)
 
 
 def _is_bare(node: ast.expr, name: str, scope: _Scope) -> bool:
