@@ -339,6 +339,12 @@ def raw_sqrt_scale_nll(y_true, y_pred):
     # whether y_pred[:, :1] is positive is the model's business (an exp activation, say)
     dist = tfp.distributions.Normal(loc=y_pred[:, 1:], scale=tf.sqrt(y_pred[:, :1]))
     return -dist.log_prob(y_true)
+
+
+def reshaped_target_nll(y_true, y_pred):
+    y = tf.reshape(y_true, [-1])
+    dist = tfp.distributions.Normal(loc=y_pred[:, 0], scale=tf.exp(y_pred[:, 1]))  # GUESS
+    return -dist.log_prob(y)
 """
 
 
@@ -428,3 +434,53 @@ def test_loss_scale_zero_line_and_distribution_line(run_cli, hand_written: Path)
 )
 def test_loss_scales_kept_positive_are_clean(run_cli, hand_written: Path, loss: str) -> None:
     assert static_findings(run_cli, model_path(MODEL), "--loss", f"{hand_written}:{loss}") == []
+
+
+def test_probe_refutes_a_source_guess_it_ran_without_the_broadcast(
+    run_cli, hand_written: Path
+) -> None:
+    pytest.importorskip("tensorflow_probability")
+    loss = f"{hand_written}:reshaped_target_nll"
+    line = source_line("# GUESS", path=hand_written)
+    # the source text cannot see that y is reshaped to (N,): a guess
+    (guess,) = static_findings(run_cli, model_path(MODEL), "--loss", loss)
+    assert (guess["code"], guess["where"]["line"]) == ("TFP101", line)
+    result = run_cli(model_path(MODEL), "--loss", loss, "--format", "json", "--no-cache")
+    entry = result.json()["files"][0]
+    assert [f["code"] for f in entry["findings"]] == []
+    note = f"TFP101 guess at {hand_written}:{line} refuted by the probe: log_prob returned (32,)"
+    assert any(n.startswith(note) for n in entry["notes"]), entry["notes"]
+    text = run_cli(model_path(MODEL), "--loss", loss, "-v", "--no-cache")
+    assert note in " ".join(text.stdout.split())
+
+
+ROWS = """
+import keras
+import tensorflow as tf
+
+
+def rows():
+    return keras.Sequential(
+        [keras.Input(shape=(4,)), keras.layers.Dense(6), keras.layers.Reshape((2, 3))]
+    )
+
+
+def first_row_error(y_true, y_pred):
+    return tf.reduce_mean(tf.square(y_pred[:, 0] - y_true), axis=-1)  # ROW
+"""
+
+
+def test_probe_refutes_an_arithmetic_guess_on_a_rank_3_output(run_cli, tmp_path: Path) -> None:
+    # y_pred is (N, 2, 3): y_pred[:, 0] is (N, 3), like the targets, and nothing broadcasts
+    pytest.importorskip("tensorflow_probability")
+    path = tmp_path / "rows.py"
+    path.write_text(textwrap.dedent(ROWS))
+    args = (f"{path}:rows", "--loss", f"{path}:first_row_error", "--target-shape", "3")
+    line = source_line("# ROW", path=path)
+    (guess,) = static_findings(run_cli, *args)
+    assert (guess["code"], guess["where"]["line"]) == ("TFP101", line)
+    result = run_cli(*args, "--format", "json", "--no-cache")
+    entry = result.json()["files"][0]
+    assert entry["findings"] == []
+    assert f"TFP101 guess at {path}:{line} refuted by the probe: " in " ".join(entry["notes"])
+    assert "terms of shape (32, 3)" in " ".join(entry["notes"])

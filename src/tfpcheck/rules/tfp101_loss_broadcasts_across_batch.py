@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,7 @@ from tfpcheck.rules.base import Rule, RuleDoc
 from tfpcheck.source_scan import SourceScan
 
 if TYPE_CHECKING:
+    from tfpcheck.probe.frames import Site
     from tfpcheck.probe.observations import (
         Broadcast,
         DistRecord,
@@ -325,8 +327,91 @@ def check_probe(obs: Observation) -> Iterator[Finding]:
         yield finding
 
 
+def _same_file(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and os.path.realpath(a) == os.path.realpath(b)
+
+
+def _at(site: Site | None, file: str | None, line: int | None) -> bool:
+    return site is not None and site.line == line and _same_file(site.file, file)
+
+
+def _guessed_log_prob(finding: Finding, record: DistRecord) -> bool:
+    """The probe's record of the log_prob call a source guess is about."""
+    where = finding.where
+    return _at(record.built_at, where.file, where.line) or _at(
+        record.call_site, where.file, finding.evidence.get("log_prob_line")
+    )
+
+
+def _refute_log_prob(finding: Finding, obs: Observation) -> str | None:
+    from tfpcheck.probe.observations import fmt_shape
+
+    n, seen = obs.batch_size, []
+    for target in obs.targets:
+        e1, en = obs.pair(target)
+        if e1 is None or en is None or e1.error or en.error:
+            continue
+        for r1, rn in zip(e1.records, en.records, strict=False):
+            if not _guessed_log_prob(finding, rn):
+                continue
+            if grows_as_n_squared(r1.result_shape, rn.result_shape, n):
+                return None
+            seen.append((target, rn))
+    if not seen:
+        return None
+    target, record = seen[0]
+    return (
+        f"log_prob returned {fmt_shape(record.result_shape)} for a value of shape "
+        f"{fmt_shape(record.value_shape)}, with targets {target.label} at batch size {n}"
+    )
+
+
+def _refute_arithmetic(finding: Finding, obs: Observation) -> str | None:
+    from tfpcheck.probe.observations import fmt_shape
+
+    where, n, seen = finding.where, obs.batch_size, []
+    for target in obs.targets:
+        _, en = obs.pair(target)
+        if en is None or en.graph is None:
+            continue
+        graph = en.graph
+        if any(_at(b.site, where.file, where.line) for b in graph.broadcasts):
+            return None
+        shape = next(
+            (
+                s
+                for (f, line), s in graph.lines.items()
+                if line == where.line and _same_file(f, where.file)
+            ),
+            None,
+        )
+        if shape is not None:
+            seen.append((target, shape))
+    if not seen:
+        return None
+    target, shape = seen[0]
+    return (
+        f"the loss traced with targets {target.label} makes terms of shape {fmt_shape(shape)} "
+        f"at line {where.line} at batch size {n}"
+    )
+
+
+def refute_probe(finding: Finding, obs: Observation) -> str | None:
+    """A source guess is disproved when the probe ran the line it names, as training does,
+    and the result did not grow as N x N: the log_prob call the guess is about (evidence
+    `log_prob_line`), or the loss's own arithmetic there (evidence `rank_drop_line`)."""
+    if finding.where.layer is not None or finding.where.file is None:
+        return None
+    if "log_prob_line" in finding.evidence:
+        return _refute_log_prob(finding, obs)
+    if "rank_drop_line" in finding.evidence:
+        return _refute_arithmetic(finding, obs)
+    return None
+
+
 RULE = Rule(
     check_probe=check_probe,
+    refute_probe=refute_probe,
     code="TFP101",
     name="loss-broadcasts-across-batch",
     title="loss or log_prob terms grow as N x N",
@@ -342,7 +427,8 @@ RULE = Rule(
             "line. In a loss or factory given as `FILE.py:NAME`, the static tier also reads "
             "the source and warns about rank-dropping slices (`y_pred[:, 0]`, "
             "`y_pred[..., 0]`, `tf.squeeze`) fed to a distribution whose `log_prob` scores "
-            "the targets, or combined with `y_true` in arithmetic."
+            "the targets, or combined with `y_true` in arithmetic; the probe confirms such a "
+            "warning, or drops it when it ran that line without the broadcast."
         ),
         why=(
             "Broadcasting does not fail: the loss becomes the average over all N x N "
