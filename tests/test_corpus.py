@@ -39,16 +39,7 @@ corpus = _load_corpus()
 CASES = corpus.discover()
 
 # What tfpcheck misses or wrongly reports on the corpus today: case name -> the pattern.
-KNOWN_MISSES: dict[str, str] = {
-    "fe2020nax_rank_dropping_gaussian_nll": (
-        "TFP101 missed for a hand-written Gaussian NLL (no tfd distribution) whose "
-        "y_pred[:, 0] - y_true terms are (N, N) and reduced to a scalar by K.mean"
-    ),
-    "blood_glucose_basic_lstm_abs_variance_k3": (
-        "TFP301 missed for a scale of tf.sqrt(tf.abs(raw)): abs passes for a constraint, but the "
-        "scale is 0 (NaN loss and gradients) wherever the raw Dense output crosses zero"
-    ),
-}
+KNOWN_MISSES: dict[str, str] = {}
 
 CODE = re.compile(r"^TFP\d{3}$")
 

@@ -31,6 +31,10 @@ EXPECTED = {
     "softplus_scale_normal": set(),
     "sigmoid_inside_probs": set(),
     "linear_into_probs": {("TFP204", "logits")},
+    "abs_scale_normal": {("TFP301", "normal")},
+    "square_scale_normal": {("TFP301", "normal")},
+    "relu_scale_normal": {("TFP301", "normal")},
+    "epsilon_abs_scale_normal": set(),
 }
 TWINS = {
     "normal_dense64_relu": "tfk_normal_dense64_relu.keras",

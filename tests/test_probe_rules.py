@@ -54,6 +54,20 @@ def against_batch_mean(y_true, y_pred):
     return tf.square(y_true - tf.reduce_mean(y_pred, axis=0))
 
 
+def gaussian_nll_rank_dropping(y_true, y_pred):
+    mean = y_pred[:, 0]  # MEAN-DROPS-RANK
+    var = tf.math.softplus(y_pred[:, 1]) + 1e-6  # VAR-DROPS-RANK
+    terms = tf.math.log(var) / 2 + tf.square(mean - y_true) / (2 * var)  # PAIRS
+    return tf.reduce_mean(terms)
+
+
+def gaussian_nll(y_true, y_pred):
+    mean = y_pred[:, 0:1]
+    var = tf.math.softplus(y_pred[:, 1:2]) + 1e-6
+    terms = tf.math.log(var) / 2 + tf.square(mean - y_true) / (2 * var)
+    return tf.reduce_mean(terms)
+
+
 def _mlp(*middle):
     return keras.Sequential([keras.Input(shape=(4,)), *middle, keras.layers.Dense(1, name="out")])
 
@@ -128,6 +142,41 @@ def test_tfp101_pinned_target_shape_settles_the_guess() -> None:
     pinned = probe(model_path("k3_regression_dense2.keras"), fixed, target_shape=())
     finding = only(pinned, "TFP101")
     assert finding.severity == Severity.ERROR and finding.evidence["target_shape"] == "(N,)"
+
+
+def test_tfp101_hand_written_nll_pairs_examples_before_reducing(user_file: Path) -> None:
+    # No distribution, and the loss is a scalar at every batch size: only its own terms
+    # show the broadcast, (N,) - (N, 1) -> (N, N), at the line that computes them.
+    result = probe(
+        model_path("k3_regression_dense2.keras"), f"{user_file}:gaussian_nll_rank_dropping"
+    )
+    finding = only(result, "TFP101")
+    assert finding.severity == Severity.ERROR
+    assert finding.where.file == str(user_file)
+    assert finding.where.line == source_line("# PAIRS", path=user_file)
+    assert finding.where.function == "gaussian_nll_rank_dropping"
+    ev = finding.evidence
+    assert ev["target_shape"] == "(N, 1)" and ev["loss_shape_at_32"] == "()"
+    assert ev["op"] == "Sub" and ev["input_shapes"] == ["(32,)", "(32, 1)"]
+    assert ev["result_shape_at_32"] == "(32, 32)" and ev["result_shape_at_1"] == "(1, 1)"
+    assert ev["rank_dropped_at"] == [
+        f"{user_file}:{source_line('# MEAN-DROPS-RANK', path=user_file)}",
+        f"{user_file}:{source_line('# VAR-DROPS-RANK', path=user_file)}",
+    ]
+    assert "mean = y_pred[:, 0:1]" in finding.fix
+    assert "tf.math.softplus(y_pred[:, 1:2])" in finding.fix
+    assert "TFP107" not in codes(result)
+
+
+def test_tfp101_hand_written_nll_with_rank_keeping_slices_is_clean(user_file: Path) -> None:
+    loss = f"{user_file}:gaussian_nll"
+    result = probe(model_path("k3_regression_dense2.keras"), loss, target_shape=(1,))
+    assert result.findings == ()
+    # targets (N,) against terms (N, 1) would pair examples: said once, as what it depends on
+    guessed = probe(model_path("k3_regression_dense2.keras"), loss)
+    assert errors(guessed) == []
+    finding = only(guessed, "TFP101")
+    assert finding.severity == Severity.INFO and finding.evidence["target_shape"] == "(N,)"
 
 
 # ---- TFP108 / TFP102 ----------------------------------------------------------------------

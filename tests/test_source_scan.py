@@ -278,3 +278,209 @@ def test_a_target_sliced_like_the_parameters_does_not_broadcast(run_cli, tmp_pat
         result = run_cli(model_path(MODEL), *args)
         found = [f["code"] for f in result.json()["files"][0]["findings"]]
         assert found == codes, name
+
+
+HAND_WRITTEN = """
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+
+def gaussian_nll_rank_dropping(y_true, y_pred):
+    mean = tf.clip_by_value(y_pred[:, 0], -1.0, 1.0)  # DROP
+    var = tf.math.softplus(y_pred[:, 1:2]) + 1e-6
+    terms = tf.math.log(var) / 2 + tf.square(mean - y_true) / (2 * var)  # PAIRS
+    return tf.reduce_mean(terms)
+
+
+def gaussian_nll(y_true, y_pred):
+    mean = tf.clip_by_value(y_pred[:, 0:1], -1.0, 1.0)
+    var = tf.math.softplus(y_pred[:, 1:2]) + 1e-6
+    terms = tf.math.log(var) / 2 + tf.square(mean - y_true) / (2 * var)
+    return tf.reduce_mean(terms)
+
+
+def against_the_batch_mean(y_true, y_pred):
+    return tf.square(y_true - tf.reduce_mean(y_pred[:, 0]))
+
+
+def abs_variance_nll(y_true, y_pred):
+    y_var = y_pred[:, :1]
+    y_std = tf.sqrt(tf.abs(y_var))  # ABS
+    dist = tfp.distributions.Normal(loc=y_pred[:, 1:], scale=y_std)  # DIST
+    return -dist.log_prob(y_true)
+
+
+def relu_scale_nll(y_true, y_pred):
+    dist = tfp.distributions.Normal(loc=y_pred[:, 1:], scale=tf.nn.relu(y_pred[:, :1]))
+    return -dist.log_prob(y_true)
+
+
+def softplus_scale_nll(y_true, y_pred):
+    scale = 1e-3 + tf.math.softplus(y_pred[:, :1])
+    return -tfp.distributions.Normal(loc=y_pred[:, 1:], scale=scale).log_prob(y_true)
+
+
+def exp_scale_nll(y_true, y_pred):
+    dist = tfp.distributions.Normal(loc=y_pred[:, 1:], scale=tf.exp(y_pred[:, :1]))
+    return -dist.log_prob(y_true)
+
+
+def abs_epsilon_scale_nll(y_true, y_pred):
+    y_std = tf.sqrt(tf.abs(y_pred[:, :1]) + 1e-6)
+    return -tfp.distributions.Normal(loc=y_pred[:, 1:], scale=y_std).log_prob(y_true)
+
+
+def maximum_epsilon_scale_nll(y_true, y_pred):
+    scale = tf.maximum(tf.abs(y_pred[:, :1]), 1e-6)
+    return -tfp.distributions.Normal(loc=y_pred[:, 1:], scale=scale).log_prob(y_true)
+
+
+def raw_sqrt_scale_nll(y_true, y_pred):
+    # whether y_pred[:, :1] is positive is the model's business (an exp activation, say)
+    dist = tfp.distributions.Normal(loc=y_pred[:, 1:], scale=tf.sqrt(y_pred[:, :1]))
+    return -dist.log_prob(y_true)
+
+
+def reshaped_target_nll(y_true, y_pred):
+    y = tf.reshape(y_true, [-1])
+    dist = tfp.distributions.Normal(loc=y_pred[:, 0], scale=tf.exp(y_pred[:, 1]))  # GUESS
+    return -dist.log_prob(y)
+"""
+
+
+@pytest.fixture(scope="module")
+def hand_written(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("hand_written") / "hand_written_losses.py"
+    path.write_text(textwrap.dedent(HAND_WRITTEN))
+    return path
+
+
+def test_hand_written_nll_combining_a_rank_dropped_slice_with_y_true(
+    run_cli, hand_written: Path
+) -> None:
+    loss = f"{hand_written}:gaussian_nll_rank_dropping"
+    (finding,) = static_findings(run_cli, model_path(MODEL), "--loss", loss)
+    assert finding["code"] == "TFP101" and finding["severity"] == "warning"
+    assert finding["where"]["file"] == str(hand_written)
+    assert finding["where"]["line"] == source_line("# PAIRS", path=hand_written)
+    assert finding["where"]["function"] == "gaussian_nll_rank_dropping"
+    assert finding["evidence"]["rank_dropping"] == "y_pred[:, 0]"
+    assert finding["evidence"]["rank_drop_line"] == source_line("# DROP", path=hand_written)
+    assert "mean = tf.clip_by_value(y_pred[:, 0:1], -1.0, 1.0)" in finding["fix"]
+
+
+@pytest.mark.parametrize("loss", ["gaussian_nll", "against_the_batch_mean"])
+def test_hand_written_losses_that_keep_the_rank_are_clean(
+    run_cli, hand_written: Path, loss: str
+) -> None:
+    assert static_findings(run_cli, model_path(MODEL), "--loss", f"{hand_written}:{loss}") == []
+
+
+def test_probe_confirms_the_hand_written_broadcast_as_one_finding(
+    run_cli, hand_written: Path
+) -> None:
+    pytest.importorskip("tensorflow_probability")
+    loss = f"{hand_written}:gaussian_nll_rank_dropping"
+    result = run_cli(model_path(MODEL), "--loss", loss, "--format", "json", "--no-cache")
+    (finding,) = [f for f in result.json()["files"][0]["findings"] if f["code"] == "TFP101"]
+    assert finding["tier"] == "probe" and finding["severity"] == "error"
+    assert finding["where"]["line"] == source_line("# PAIRS", path=hand_written)
+    assert finding["evidence"]["rank_dropping"] == "y_pred[:, 0]"  # static
+    assert finding["evidence"]["input_shapes"] == ["(32,)", "(32, 1)"]  # probe
+    assert finding["evidence"]["result_shape_at_32"] == "(32, 32)"
+
+
+@pytest.mark.parametrize(
+    ("loss", "zero_at", "zero_line"),
+    [
+        ("abs_variance_nll", "tf.abs(y_var)", "# ABS"),
+        ("relu_scale_nll", "tf.nn.relu(y_pred[:, :1])", "def relu_scale_nll"),
+    ],
+)
+def test_loss_scale_that_reaches_zero(
+    run_cli, hand_written: Path, loss: str, zero_at: str, zero_line: str
+) -> None:
+    (finding,) = static_findings(run_cli, model_path(MODEL), "--loss", f"{hand_written}:{loss}")
+    assert finding["code"] == "TFP301" and finding["severity"] == "warning"
+    assert finding["where"]["function"] == loss
+    assert finding["evidence"]["parameter"] == "scale"
+    assert finding["evidence"]["zero_at"] == zero_at
+    line = source_line(zero_line, path=hand_written)
+    if zero_line.startswith("def "):
+        line += 1  # on the distribution's own line
+    assert finding["evidence"]["zero_at_line"] == line
+    assert "tf.math.softplus(" in finding["fix"]
+
+
+def test_loss_scale_zero_line_and_distribution_line(run_cli, hand_written: Path) -> None:
+    loss = f"{hand_written}:abs_variance_nll"
+    (finding,) = static_findings(run_cli, model_path(MODEL), "--loss", loss)
+    assert finding["where"]["line"] == source_line("# DIST", path=hand_written)
+    abs_line = source_line("# ABS", path=hand_written)
+    assert f"(line {abs_line})" in finding["message"]
+    assert finding["fix"].startswith(f"Keep it > 0, not just >= 0: at line {abs_line} write ")
+    assert "1e-6 + tf.math.softplus(y_var)" in finding["fix"]
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        "softplus_scale_nll",
+        "exp_scale_nll",
+        "abs_epsilon_scale_nll",
+        "maximum_epsilon_scale_nll",
+        "raw_sqrt_scale_nll",
+    ],
+)
+def test_loss_scales_kept_positive_are_clean(run_cli, hand_written: Path, loss: str) -> None:
+    assert static_findings(run_cli, model_path(MODEL), "--loss", f"{hand_written}:{loss}") == []
+
+
+def test_probe_refutes_a_source_guess_it_ran_without_the_broadcast(
+    run_cli, hand_written: Path
+) -> None:
+    pytest.importorskip("tensorflow_probability")
+    loss = f"{hand_written}:reshaped_target_nll"
+    line = source_line("# GUESS", path=hand_written)
+    # the source text cannot see that y is reshaped to (N,): a guess
+    (guess,) = static_findings(run_cli, model_path(MODEL), "--loss", loss)
+    assert (guess["code"], guess["where"]["line"]) == ("TFP101", line)
+    result = run_cli(model_path(MODEL), "--loss", loss, "--format", "json", "--no-cache")
+    entry = result.json()["files"][0]
+    assert [f["code"] for f in entry["findings"]] == []
+    note = f"TFP101 guess at {hand_written}:{line} refuted by the probe: log_prob returned (32,)"
+    assert any(n.startswith(note) for n in entry["notes"]), entry["notes"]
+    text = run_cli(model_path(MODEL), "--loss", loss, "-v", "--no-cache")
+    assert note in " ".join(text.stdout.split())
+
+
+ROWS = """
+import keras
+import tensorflow as tf
+
+
+def rows():
+    return keras.Sequential(
+        [keras.Input(shape=(4,)), keras.layers.Dense(6), keras.layers.Reshape((2, 3))]
+    )
+
+
+def first_row_error(y_true, y_pred):
+    return tf.reduce_mean(tf.square(y_pred[:, 0] - y_true), axis=-1)  # ROW
+"""
+
+
+def test_probe_refutes_an_arithmetic_guess_on_a_rank_3_output(run_cli, tmp_path: Path) -> None:
+    # y_pred is (N, 2, 3): y_pred[:, 0] is (N, 3), like the targets, and nothing broadcasts
+    pytest.importorskip("tensorflow_probability")
+    path = tmp_path / "rows.py"
+    path.write_text(textwrap.dedent(ROWS))
+    args = (f"{path}:rows", "--loss", f"{path}:first_row_error", "--target-shape", "3")
+    line = source_line("# ROW", path=path)
+    (guess,) = static_findings(run_cli, *args)
+    assert (guess["code"], guess["where"]["line"]) == ("TFP101", line)
+    result = run_cli(*args, "--format", "json", "--no-cache")
+    entry = result.json()["files"][0]
+    assert entry["findings"] == []
+    assert f"TFP101 guess at {path}:{line} refuted by the probe: " in " ".join(entry["notes"])
+    assert "terms of shape (32, 3)" in " ".join(entry["notes"])

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from tfpcheck.findings import FileError, FileResult, Finding
+from tfpcheck.findings import FileError, FileResult, Finding, Refutation
 from tfpcheck.losses import DEFAULT_NLL_NOTE, LossSpec
 from tfpcheck.options import DEFAULT_TIMEOUT
 from tfpcheck.references import is_code_reference
@@ -82,10 +82,14 @@ def _probe_blocker(findings: list[Finding], ctx: StaticContext) -> str | None:
     return None
 
 
-def _merge(static: list[Finding], probe: tuple[Finding, ...]) -> list[Finding]:
-    """A static finding the probe confirmed is reported once: the probe's, which carries both."""
+def _merge(
+    static: list[Finding], probe: tuple[Finding, ...], refuted: tuple[Refutation, ...] = ()
+) -> list[Finding]:
+    """A static finding the probe confirmed is reported once: the probe's, which carries both.
+    One the probe disproved is not reported at all (a note names it)."""
     confirmed = {(f.code, f.where.layer) for f in probe}
     codes = {f.code for f in probe}
+    disproved = [r.finding for r in refuted]
     # A guess from the factory's source text (no layer) is replaced by the same code found
     # at a layer of the model it builds.
     kept = [
@@ -93,8 +97,21 @@ def _merge(static: list[Finding], probe: tuple[Finding, ...]) -> list[Finding]:
         for f in static
         if (f.code, f.where.layer) not in confirmed
         and not (f.where.layer is None and f.code in codes)
+        and f not in disproved
     ]
     return kept + list(probe)
+
+
+def refutation_note(refutation: Refutation) -> str:
+    """`TFP101 guess at losses.py:12 refuted by the probe: log_prob returned (32,) ...`"""
+    from tfpcheck.report.locations import display_path
+
+    finding, where = refutation.finding, refutation.finding.where
+    if where.file is not None:
+        place = display_path(where.file) + (f":{where.line}" if where.line is not None else "")
+    else:
+        place = where.describe()
+    return f"{finding.code} guess at {place} refuted by the probe: {refutation.reason}"
 
 
 @dataclass(frozen=True)
@@ -142,10 +159,9 @@ def _run_probe(
         why = f"probe failed inside tfpcheck ({type(exc).__name__}: {exc}); rerun with --debug"
         return _Probed(static, [], not_probed=why)
     error = FileError(*result.error) if result.error is not None else None
-    findings = _merge(static, result.findings)
-    return _Probed(
-        findings, list(result.notes), error, result.not_probed, result.user_files, result.shapes
-    )
+    findings = _merge(static, result.findings, result.refuted)
+    notes = [*result.notes, *(refutation_note(r) for r in result.refuted)]
+    return _Probed(findings, notes, error, result.not_probed, result.user_files, result.shapes)
 
 
 def _finish(
@@ -193,9 +209,8 @@ def live_result(label: str, options: CheckOptions, result: ProbeResult) -> FileR
     """The result of a probe run in this process on a live model (the Python API's), finished
     as a file's: the same selection, order and notes."""
     error = FileError(*result.error) if result.error is not None else None
-    probed = _Probed(
-        list(result.findings), list(result.notes), error, result.not_probed, (), result.shapes
-    )
+    notes = [*result.notes, *(refutation_note(r) for r in result.refuted)]
+    probed = _Probed(list(result.findings), notes, error, result.not_probed, (), result.shapes)
     return _finish_probed(label, options, probed)
 
 
@@ -204,6 +219,7 @@ def source_findings(specs: list[str]) -> list[Finding]:
     from tfpcheck.rules import tfp101_loss_broadcasts_across_batch as tfp101
     from tfpcheck.rules import tfp202_double_softmax as tfp202
     from tfpcheck.rules import tfp203_double_sigmoid as tfp203
+    from tfpcheck.rules import tfp301_unconstrained_scale as tfp301
     from tfpcheck.rules import tfp304_full_covariance_parameterization as tfp304
     from tfpcheck.source_scan import scan_spec
 
@@ -213,7 +229,7 @@ def source_findings(specs: list[str]) -> list[Finding]:
         if scan is None:
             continue
         findings.extend(tfp304.source_findings(scan.calls))
-        for rule in (tfp101, tfp202, tfp203):
+        for rule in (tfp101, tfp202, tfp203, tfp301):
             findings.extend(rule.source_findings(scan))
     return findings
 

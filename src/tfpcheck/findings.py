@@ -117,6 +117,14 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class Refutation:
+    """A static guess the probe disproved: it ran what the guess is about and saw no problem."""
+
+    finding: Finding
+    reason: str  # what the probe saw instead: "log_prob returned (32,) with targets (N, 1)"
+
+
+@dataclass(frozen=True)
 class FileError:
     """A file that could not be checked at all (exit status 2)."""
 

@@ -23,6 +23,8 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tfpcheck.model_file.types import Expr
+
 MAX_SOURCE_BYTES = 4 * 1024 * 1024
 MAX_RESOLVE_DEPTH = 4
 SQUASH_FUNCTIONS = {"softmax": "softmax", "sigmoid": "sigmoid", "log_softmax": None}
@@ -54,6 +56,7 @@ class Argument:
     squash: str | None = None  # "softmax" | "sigmoid" applied to the value
     squash_by: str | None = None  # how: "tf.nn.softmax(...)", "Dense(activation='softmax')"
     squash_line: int | None = None
+    expr: Expr | None = None  # the expression as written, for rules that read its calls
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,10 @@ class DistributionCall:
     arguments: dict[str, Argument] = field(default_factory=dict)
     log_prob_line: int | None = None  # where .log_prob(...) is called on it
     log_prob_value: str | None = None
+    # the parameters of the functions around it (not a lambda's: a DistributionLambda's
+    # input is the layer's business), and the local names assigned there, as expressions
+    parameters: frozenset[str] = frozenset()
+    assigned: dict[str, Expr] = field(default_factory=dict)
 
     @property
     def short_name(self) -> str:
@@ -88,6 +95,22 @@ class LogitsLayer:
         return self.callee.rsplit(".", 1)[-1]
 
 
+@dataclass(frozen=True)
+class TargetArithmetic:
+    """`mean - y_true` in a loss `(y_true, y_pred)`, where `mean` is a rank-dropping slice of
+    y_pred (`y_pred[:, 0]`, a few assignments back) and y_true is used as it arrives."""
+
+    file: str
+    line: int
+    function: str
+    code: str  # the source line of the operation
+    operation: str  # "mean - y_true"
+    target: str  # the loss's first parameter, "y_true"
+    rank_drop: str  # "y_pred[:, 0]"
+    rank_drop_line: int
+    rank_drop_code: str  # the source line of the slice
+
+
 @dataclass
 class SourceScan:
     file: str
@@ -95,6 +118,7 @@ class SourceScan:
     calls: list[SourceCall] = field(default_factory=list)
     distributions: list[DistributionCall] = field(default_factory=list)
     logits_layers: list[LogitsLayer] = field(default_factory=list)
+    target_arithmetic: list[TargetArithmetic] = field(default_factory=list)
 
 
 def _dotted(node: ast.expr) -> str | None:
@@ -207,7 +231,55 @@ def _argument(value: ast.expr, scope: _Scope, layer_input: Argument | None) -> A
             layer_input.squash_by,
             layer_input.squash_line,
         )
-    return Argument(text, rank_drop, squash, squash_by, squash_line)
+    return Argument(text, rank_drop, squash, squash_by, squash_line, to_expr(value))
+
+
+_BINARY_OPERATORS: dict[type[ast.operator], str] = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.Pow: "**",
+    ast.MatMult: "@",
+}
+_UNARY_OPERATORS: dict[type[ast.unaryop], str] = {ast.USub: "-", ast.UAdd: "+"}
+
+
+def to_expr(node: ast.expr | None) -> Expr | None:
+    """The expression as the bytecode reader would give it, with its source line: one
+    representation for the rules that read expressions."""
+    if node is None:
+        return None
+    line = getattr(node, "lineno", None)
+    if isinstance(node, ast.Constant):
+        if node.value is Ellipsis:
+            return Expr("ellipsis", line=line)
+        return Expr("const", node.value, line=line)
+    if isinstance(node, ast.Name):
+        return Expr("name", node.id, line=line)
+    if isinstance(node, ast.Attribute):
+        return Expr("attr", node.attr, (to_expr(node.value),), line=line)
+    if isinstance(node, ast.Call):
+        callee = _dotted(node.func) or ast.unparse(node.func)
+        args = tuple(to_expr(a) for a in node.args)
+        kwargs = tuple((k.arg, e) for k in node.keywords if k.arg and (e := to_expr(k.value)))
+        return Expr("call", callee, args, kwargs, line=line)
+    if isinstance(node, ast.Subscript):
+        return Expr("subscript", None, (to_expr(node.value), to_expr(node.slice)), line=line)
+    if isinstance(node, ast.Slice):
+        parts = (to_expr(node.lower), to_expr(node.upper), to_expr(node.step))
+        return Expr("slice", None, parts, line=line)
+    if isinstance(node, ast.Tuple | ast.List):
+        kind = "list" if isinstance(node, ast.List) else None
+        return Expr("tuple", kind, tuple(to_expr(e) for e in node.elts), line=line)
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY_OPERATORS:
+        operands = (to_expr(node.left), to_expr(node.right))
+        return Expr("binop", _BINARY_OPERATORS[type(node.op)], operands, line=line)
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY_OPERATORS:
+        return Expr("unary", _UNARY_OPERATORS[type(node.op)], (to_expr(node.operand),), line=line)
+    return Expr("unknown", ast.unparse(node), line=line)
 
 
 class _Visitor(ast.NodeVisitor):
@@ -223,6 +295,7 @@ class _Visitor(ast.NodeVisitor):
         self.log_probs: dict[int, tuple[int, str]] = {}  # id(distribution call) -> line, value
         self._nodes: dict[int, ast.AST] = {}  # id -> node of the scanned tree
         self.logits_layers: list[LogitsLayer] = []
+        self.target_arithmetic: list[TargetArithmetic] = []
 
     def _visit_def(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         self.stack.append(node.name)
@@ -275,23 +348,77 @@ class _Visitor(ast.NodeVisitor):
         self._logits_layers(tree)
         for scope_node, function in _functions(tree):
             scope = _Scope(scope_node)
+            self._target_arithmetic(scope_node, scope, function)
             for node in ast.walk(scope_node):
                 if not isinstance(node, ast.Call):
                     continue
                 callee = _dotted(node.func)
                 if callee and _is_distribution(callee) and node.keywords:
-                    self._distribution(node, callee, scope, function)
+                    self._distribution(node, callee, scope, function, scope_node)
 
-    def _distribution(self, node: ast.Call, callee: str, scope: _Scope, function: str) -> None:
+    def _distribution(
+        self, node: ast.Call, callee: str, scope: _Scope, function: str, scope_node: ast.AST
+    ) -> None:
         if any(d.line == node.lineno and d.callee == callee for d in self.distributions):
             return  # seen from an enclosing function already
         layer_input = self._enclosing_layer_input(node)
         arguments = {k.arg: _argument(k.value, scope, layer_input) for k in node.keywords if k.arg}
         line, value = self.log_probs.get(id(node), (None, None))
         code = self.lines[node.lineno - 1].strip() if node.lineno <= len(self.lines) else ""
+        assigned = {
+            name: expr for name, value in scope.assigned.items() if (expr := to_expr(value))
+        }
         self.distributions.append(
-            DistributionCall(callee, self.file, node.lineno, function, code, arguments, line, value)
+            DistributionCall(
+                callee,
+                self.file,
+                node.lineno,
+                function,
+                code,
+                arguments,
+                line,
+                value,
+                _parameters(scope_node),
+                assigned,
+            )
         )
+
+    def _code(self, line: int) -> str:
+        return self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
+
+    def _target_arithmetic(self, node: ast.AST, scope: _Scope, function: str) -> None:
+        """Arithmetic pairing the loss's bare first parameter with a rank-dropped slice of
+        its second: (N,) against (N, 1) when the targets keep a trailing axis."""
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            return
+        params = [a.arg for a in node.args.posonlyargs + node.args.args]
+        if len(params) < 2:
+            return
+        target, prediction = params[0], params[1]
+        for sub in ast.walk(node):
+            if not isinstance(sub, ast.BinOp) or isinstance(sub.op, ast.MatMult):
+                continue
+            for bare, other in ((sub.left, sub.right), (sub.right, sub.left)):
+                if not _is_bare(bare, target, scope):
+                    continue
+                drop = _dropped_slice(other, prediction, scope)
+                if drop is None or any(
+                    a.line == sub.lineno and a.function == function for a in self.target_arithmetic
+                ):
+                    continue
+                self.target_arithmetic.append(
+                    TargetArithmetic(
+                        self.file,
+                        sub.lineno,
+                        function,
+                        self._code(sub.lineno),
+                        ast.unparse(sub),
+                        target,
+                        ast.unparse(drop),
+                        drop.lineno,
+                        self._code(drop.lineno),
+                    )
+                )
 
     def _logits_layers(self, tree: ast.AST) -> None:
         functions = {id(n): name for n, name in _functions(tree)}
@@ -318,6 +445,50 @@ class _Visitor(ast.NodeVisitor):
             if any(sub is node for sub in ast.walk(layer_call)):
                 return info
         return None
+
+
+def _parameters(node: ast.AST) -> frozenset[str]:
+    """The parameters of a def and of the defs inside it (not of lambdas)."""
+    names: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef):
+            arguments = sub.args
+            every = arguments.posonlyargs + arguments.args + arguments.kwonlyargs
+            names.update(a.arg for a in every)
+    return frozenset(names)
+
+
+def _is_bare(node: ast.expr, name: str, scope: _Scope) -> bool:
+    """The parameter itself, not reassigned in the function (`y_true = tf.squeeze(y_true)`)."""
+    return isinstance(node, ast.Name) and node.id == name and name not in scope.assigned
+
+
+def _slices(node: ast.Subscript, name: str) -> bool:
+    return isinstance(node.value, ast.Name) and node.value.id == name
+
+
+# Calls that reduce what they are given: a reduced slice has no batch axis left to pair.
+REDUCTIONS = frozenset({"mean", "sum", "max", "min", "std", "var", "prod", "logsumexp", "norm"})
+
+
+def _dropped_slice(node: ast.AST, name: str, scope: _Scope, depth: int = 0) -> ast.Subscript | None:
+    """A rank-dropping slice of `name` (`y_pred[:, 0]`) the expression is made of, through
+    local names and calls that keep its shape (`k.clip(y_pred[:, 0], -1, 1)`)."""
+    if isinstance(node, ast.Subscript) and _slices(node, name) and _rank_drop(node) is not None:
+        return node
+    if isinstance(node, ast.Call):
+        short = (_dotted(node.func) or "").rsplit(".", 1)[-1]
+        if short.startswith("reduce_") or short in REDUCTIONS:
+            return None
+    if isinstance(node, ast.Name) and node.id in scope.assigned:
+        if depth >= MAX_RESOLVE_DEPTH:
+            return None
+        return _dropped_slice(scope.assigned[node.id], name, scope, depth + 1)
+    for child in ast.iter_child_nodes(node):
+        found = _dropped_slice(child, name, scope, depth)
+        if found is not None:
+            return found
+    return None
 
 
 def _functions(tree: ast.AST) -> list[tuple[ast.AST, str]]:
@@ -429,6 +600,7 @@ def scan_source(path: Path, name: str | None = None) -> SourceScan:
     scan.calls = visitor.calls
     scan.distributions = visitor.distributions
     scan.logits_layers = visitor.logits_layers
+    scan.target_arithmetic = visitor.target_arithmetic
     return scan
 
 

@@ -35,6 +35,9 @@ class Expr:
     value: Any = None
     args: tuple[Expr | None, ...] = ()
     kwargs: tuple[tuple[str, Expr], ...] = ()
+    # the source line, for an expression read from source text (bytecode keeps lines per
+    # call site, not per node)
+    line: int | None = field(default=None, compare=False)
 
     def render(self) -> str:  # implemented in model_file.bytecode.expr_render
         from tfpcheck.model_file.bytecode.expr_render import render

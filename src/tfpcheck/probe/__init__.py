@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 
-from tfpcheck.findings import Finding
+from tfpcheck.findings import Finding, Refutation
 from tfpcheck.losses import LossSpec
 from tfpcheck.shapes import ShapeTable
 from tfpcheck.user_files import UserFile
@@ -52,6 +52,8 @@ class ProbeResult:
     user_files: tuple[UserFile, ...] | None = ()
     # The shapes table of each probed model (each output of a model with several)
     shapes: tuple[ShapeTable, ...] = ()
+    # The static findings the probe disproved: left out of the report, named in a note
+    refuted: tuple[Refutation, ...] = ()
 
 
 def tf_available() -> bool:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from tfpcheck.findings import Confidence, Finding, Where
+from tfpcheck.findings import Confidence, Finding, Refutation, Where
+
+if TYPE_CHECKING:
+    from tfpcheck.probe.observations import Observation
 
 # code -> codes it explains (and so suppresses) among the probe's own findings.
 EXPLAINS = {
@@ -133,3 +138,30 @@ def uncovered(static: list[Finding], final: list[Finding]) -> list[Finding]:
 
 def finalize(probe: list[Finding], static: tuple[Finding, ...]) -> list[Finding]:
     return merge(suppress(_dedupe(probe)), static)
+
+
+def refutations(obs: Observation, static: Iterable[Finding]) -> list[Refutation]:
+    """The static guesses this observation disproves, each asked of the rule that made it."""
+    from tfpcheck.rules import BY_CODE
+
+    found = []
+    for finding in static:
+        rule = BY_CODE.get(finding.code)
+        if finding.tier != "static" or rule is None or rule.refute_probe is None:
+            continue
+        reason = rule.refute_probe(finding, obs)
+        if reason is not None:
+            found.append(Refutation(finding, reason))
+    return found
+
+
+def standing_refutations(refuted: list[Refutation], final: list[Finding]) -> list[Refutation]:
+    """Refutations no final finding contradicts (another output or pass confirmed the same
+    code there), once each."""
+    kept: list[Refutation] = []
+    for refutation in refuted:
+        if not uncovered([refutation.finding], final):
+            continue
+        if all(r.finding != refutation.finding for r in kept):
+            kept.append(refutation)
+    return kept

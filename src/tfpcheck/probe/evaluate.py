@@ -19,11 +19,14 @@ from tfpcheck.probe.frames import summarize_error
 from tfpcheck.probe.instrument import Recorder, shape_of
 from tfpcheck.probe.load import TF_KERAS, Loaded
 from tfpcheck.probe.loss import LossPlan
+from tfpcheck.probe.loss_graph import broadcasts, trace
 from tfpcheck.probe.observations import (
     ForwardEval,
     GradientInfo,
     LossEval,
+    LossGraph,
     OutputInfo,
+    Shape,
     TargetVariant,
 )
 
@@ -205,6 +208,7 @@ class Session:
             evaluation.per_example = call.result
             evaluation.y_true_seen = call.y_true_shape
             evaluation.y_pred_seen = call.y_pred_shape
+            evaluation.seen_dtypes = call.dtypes
             evaluation.y_pred_values = call.y_pred_values
         if gradients and evaluation.error is None and total is not None:
             try:
@@ -217,6 +221,31 @@ class Session:
                 evaluation.error = summarize_error(exc)
                 evaluation.stage = "gradient"
         return evaluation
+
+    def loss_graph(self, one: LossEval, many: LossEval) -> LossGraph | None:
+        """The loss function traced with what `fit` gave it at batch 1 and at batch N.
+
+        Only a loss function of the user's (or a Loss subclass): Keras' own losses align
+        their inputs, and a distribution-valued y_pred has no shape to trace it from.
+        """
+        if self.plan.info.kind != "function":
+            return None
+        specs = [_spec(e) for e in (one, many)]
+        if any(s is None for s in specs):
+            return None
+        compiled = self.plan.compiled
+        fn = compiled.call if hasattr(compiled, "get_config") else compiled
+        calls = list(self.plan.recorder.calls)
+        try:
+            with self.recorder.paused():
+                traced = trace(fn, [s for s in specs if s is not None])
+        except Exception:  # a loss that only runs eagerly: no graph evidence, no finding
+            return None
+        finally:
+            self.plan.recorder.calls[:] = calls  # the traced calls are not evaluations
+        if traced is None:
+            return None
+        return broadcasts(traced[0], traced[1], many.batch_size)
 
     def _gradient_info(self, variable: Any, grad: Any) -> GradientInfo:
         layer, index = self.variable_owners.get(id(variable), (None, None))
@@ -297,6 +326,14 @@ class Session:
             if i >= 3 and elapsed / i * n > budget:
                 break
         return losses, summaries
+
+
+def _spec(evaluation: LossEval) -> tuple[Shape, str, Shape, str] | None:
+    """y_true's and y_pred's shapes and dtypes as the loss function received them."""
+    true, pred, dtypes = evaluation.y_true_seen, evaluation.y_pred_seen, evaluation.seen_dtypes
+    if true is None or pred is None or dtypes is None or evaluation.error is not None:
+        return None
+    return true, dtypes[0], pred, dtypes[1]
 
 
 def owners(model: Any) -> dict[int, tuple[str, int]]:

@@ -43,6 +43,16 @@ class LossCall:
     y_pred_values: np.ndarray | None
     result_shape: Shape | None
     result: np.ndarray | None
+    # the dtypes of y_true and y_pred as the function received them; None for a
+    # distribution-valued y_pred, which cannot be traced from a shape alone
+    dtypes: tuple[str, str] | None = None
+
+
+def _dtypes(y_true: Any, y_pred: Any) -> tuple[str, str] | None:
+    names = [getattr(getattr(t, "dtype", None), "name", None) for t in (y_true, y_pred)]
+    if hasattr(y_pred, "log_prob") or not all(isinstance(n, str) for n in names):
+        return None
+    return str(names[0]), str(names[1])
 
 
 @dataclass
@@ -64,6 +74,7 @@ class LossRecorder:
                 _values(y_pred),
                 shape_of(result),
                 _values(result),
+                _dtypes(y_true, y_pred),
             )
         )
 

@@ -99,6 +99,32 @@ class GradientInfo:
     status: Literal["ok", "none", "zero", "nonfinite"]
 
 
+@dataclass(frozen=True)
+class Broadcast:
+    """An operation of the traced loss whose output grows as N x N from inputs of one row
+    per example but of different ranks: (N,) against (N, 1) pairs every example with every
+    other one."""
+
+    op: str  # the TensorFlow operation, "Sub"
+    input_shapes: tuple[Shape, ...]  # at batch N
+    output_shape: Shape  # at batch N
+    output_shape_at_1: Shape
+    site: Site | None  # the user's line that made it
+
+
+@dataclass(frozen=True)
+class LossGraph:
+    """What tracing the loss function at batch 1 and N showed (`probe.loss_graph`)."""
+
+    broadcasts: tuple[Broadcast, ...]
+    # the user's lines where a per-example input lost its trailing axis (`y_pred[:, 0]`)
+    rank_dropped_at: tuple[Site, ...] = ()
+    # the loss arguments that reached a broadcast with the lower rank (0: y_true, 1: y_pred)
+    lower_arguments: tuple[int, ...] = ()
+    # (file, line) -> the largest tensor an operation of several inputs makes there, at N
+    lines: dict[tuple[str, int], Shape] = field(default_factory=dict)
+
+
 @dataclass
 class LossEval:
     """The loss evaluated as `fit` would, for one target variant at one batch size."""
@@ -114,12 +140,16 @@ class LossEval:
     per_example: np.ndarray | None = None
     y_true_seen: Shape | None = None  # y_true as the loss function received it
     y_pred_seen: Shape | None = None
+    seen_dtypes: tuple[str, str] | None = None  # of y_true and y_pred; None: y_pred not a tensor
     y_pred_values: np.ndarray | None = None  # tensor y_pred as the loss function received it
     data_loss: float | None = None
     extra_losses: dict[str, float] = field(default_factory=dict)  # layer -> sum(layer.losses)
     records: list[DistRecord] = field(default_factory=list)  # log_prob calls
     constructed: list[DistRecord] = field(default_factory=list)  # distributions built
     gradients: list[GradientInfo] = field(default_factory=list)
+    # the loss function traced at batch 1 and N (set on the batch-N evaluation of a loss
+    # function given tensors); None when not traced
+    graph: LossGraph | None = None
 
     @property
     def ok(self) -> bool:

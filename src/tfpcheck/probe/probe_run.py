@@ -7,10 +7,16 @@ from typing import Any
 
 import numpy as np
 
-from tfpcheck.findings import Finding
+from tfpcheck.findings import Finding, Refutation
 from tfpcheck.losses import DEFAULT_NLL_NOTE, LossSpec
 from tfpcheck.probe import ProbeRequest, ProbeResult
-from tfpcheck.probe.aggregate import finalize, suppress, uncovered
+from tfpcheck.probe.aggregate import (
+    finalize,
+    refutations,
+    standing_refutations,
+    suppress,
+    uncovered,
+)
 from tfpcheck.probe.batches import (
     InputError,
     from_data,
@@ -82,16 +88,33 @@ class ProbeRun:
         self.observations: list[Observation] = []  # each probed model's (or output's)
         # a factory's structural findings, from the live model's description
         self.described: list[Finding] = []
+        # static guesses a probe pass disproved (dropped unless a finding confirms them)
+        self.refuted: list[Refutation] = []
 
     def result(
         self, error: tuple[str, str] | None = None, not_probed: str | None = None
     ) -> ProbeResult:
-        findings = finalize(self.findings, self.request.static_findings)
-        # What the description found and the probe did not confirm stands as a static
-        # finding, as a saved file's would; and it explains the probe's symptoms of it.
-        findings = suppress(findings + uncovered(self.described, findings))
+        # A disproved guess lends no place or evidence to the probe's findings.
+        disproved = [r.finding for r in self.refuted]
+        static = tuple(f for f in self.request.static_findings if f not in disproved)
+        findings = finalize(self.findings, static)
+        refuted = standing_refutations(self.refuted, findings)
+        # What the description found and the probe neither confirmed nor disproved stands
+        # as a static finding, as a saved file's would; and it explains the probe's
+        # symptoms of it.
+        described = [
+            f for f in uncovered(self.described, findings) if all(r.finding != f for r in refuted)
+        ]
+        findings = suppress(findings + described)
         shapes = self._shapes()  # first: a note of its own comes with the others
-        return ProbeResult(tuple(findings), tuple(self.notes), error, not_probed, shapes=shapes)
+        return ProbeResult(
+            tuple(findings),
+            tuple(self.notes),
+            error,
+            not_probed,
+            shapes=shapes,
+            refuted=tuple(refuted),
+        )
 
     def _shapes(self) -> tuple[ShapeTable, ...]:
         try:
@@ -157,6 +180,7 @@ class ProbeRun:
             sub = ProbeRun(self.request, output=view.name)
             result = sub.run_loaded(view_loaded)
             self.findings += tag_findings(sub.findings, view, indices)
+            self.refuted += sub.refuted
             probed.update((view.name, obs) for obs in sub.observations)
             self.observations += sub.observations
             self.notes += [f"output '{view.name}': {note}" for note in sub.notes]
@@ -254,6 +278,7 @@ class ProbeRun:
         for check in PROBE_CHECKS:
             self.findings += list(check(obs))
         self.findings += list(confirmations(obs, request.static_findings))
+        self.refuted += refutations(obs, request.static_findings)
         return self.result()
 
     def _run_batches(
@@ -295,6 +320,11 @@ class ProbeRun:
                 if obs.forwards[size].error is not None:
                     continue
                 obs.evals.append(session.loss(take(x, 0, size), y[:size], target))
+        if n > 1:
+            for target, _ in targets:
+                one, many = obs.pair(target)
+                if one is not None and many is not None:
+                    many.graph = session.loss_graph(one, many)
         self._stochastic_checks(session, obs, x, n, targets)
         self._singles(session, obs, x, n, targets)
         return None

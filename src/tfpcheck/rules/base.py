@@ -24,6 +24,10 @@ StaticCheck = Callable[["StaticContext"], Iterable[Finding]]
 # Takes a probe Observation (tfpcheck.probe.observations); typed loosely so that the rule
 # registry does not depend on the probe package.
 ProbeCheck = Callable[[Any], Iterable[Finding]]
+# Takes one of the rule's static findings (a guess from the configuration or the source) and
+# a probe Observation; returns what the probe saw that disproves the guess (it ran what the
+# guess is about, at the shapes in question, without the problem), or None.
+RefuteCheck = Callable[[Finding, Any], str | None]
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class Rule:
     doc: RuleDoc
     check_static: StaticCheck | None = field(default=None, compare=False)
     check_probe: ProbeCheck | None = field(default=None, compare=False)
+    refute_probe: RefuteCheck | None = field(default=None, compare=False)
 
     def finding(
         self,

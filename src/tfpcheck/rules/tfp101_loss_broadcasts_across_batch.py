@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,15 @@ from tfpcheck.rules.base import Rule, RuleDoc
 from tfpcheck.source_scan import SourceScan
 
 if TYPE_CHECKING:
-    from tfpcheck.probe.observations import DistRecord, LossEval, Observation
+    from tfpcheck.probe.frames import Site
+    from tfpcheck.probe.observations import (
+        Broadcast,
+        DistRecord,
+        LossEval,
+        LossGraph,
+        Observation,
+        TargetVariant,
+    )
 
 # y_pred[:, 0] / t[..., 1]: a rank-dropping integer index on the last axis.
 RANK_DROPPING = re.compile(r"\[\s*(:|\.\.\.)\s*,\s*(-?\d+)\s*\]")
@@ -111,7 +120,9 @@ def source_findings(scan: SourceScan) -> Iterator[Finding]:
 
     Read from the source only, this is a warning: it broadcasts to (N, N) when y_true has a
     trailing axis (N, 1), which is how Keras feeds a 1-column target. The probe confirms it.
+    The same for arithmetic between such a slice and y_true (`y_pred[:, 0] - y_true`).
     """
+    yield from _arithmetic_findings(scan)
     for dist in scan.distributions:
         if dist.log_prob_line is None:
             continue
@@ -143,76 +154,264 @@ def source_findings(scan: SourceScan) -> Iterator[Finding]:
         )
 
 
-def check_probe(obs: Observation) -> Iterator[Finding]:
+def _arithmetic_findings(scan: SourceScan) -> Iterator[Finding]:
+    for pairing in scan.target_arithmetic:
+        fixed = rank_aligned(pairing.rank_drop_code)
+        keep = (
+            f"at line {pairing.rank_drop_line} write `{fixed}`"
+            if fixed
+            else f"slice with rank-keeping bounds ({pairing.rank_drop} -> k:k+1)"
+        )
+        yield RULE.finding(
+            f"'{pairing.function}' computes `{pairing.operation}` at line {pairing.line} from "
+            f"{pairing.rank_drop} (its last axis dropped: shape (N,)) and {pairing.target} as "
+            f"it arrives: with targets of shape (N, 1) the terms broadcast to (N, N)",
+            f"Keep the trailing axis: {keep} (the terms then have shape (N, 1), like "
+            f"{pairing.target}), or squeeze {pairing.target} to (N,) first.",
+            Where(function=pairing.function, file=pairing.file, line=pairing.line),
+            {
+                "operation": pairing.operation,
+                "rank_dropping": pairing.rank_drop,
+                "rank_drop_line": pairing.rank_drop_line,
+                "code": pairing.code,
+            },
+            severity=Severity.WARNING,
+        )
+
+
+def _record_evidence(record: DistRecord, r1: DistRecord, n: int) -> dict[str, Any]:
     from tfpcheck.probe.observations import fmt_shape
-    from tfpcheck.probe.report import loss_where, probe_finding, record_where, severity_for
+
+    evidence: dict[str, Any] = {
+        "distribution": record.distribution,
+        "parameters": {k: fmt_shape(v) for k, v in record.param_shapes.items()},
+        "batch_shape": fmt_shape(record.batch_shape),
+        "value_shape": fmt_shape(record.value_shape),
+        "log_prob_shape_at_1": fmt_shape(r1.result_shape),
+        f"log_prob_shape_at_{n}": fmt_shape(record.result_shape),
+    }
+    if record.call_site is not None:
+        evidence["log_prob_call"] = record.call_site.describe()
+    return evidence
+
+
+def _broadcast_evidence(broadcast: Broadcast, graph: LossGraph, n: int) -> dict[str, Any]:
+    from tfpcheck.probe.observations import fmt_shape
+
+    evidence: dict[str, Any] = {
+        "op": broadcast.op,
+        "input_shapes": [fmt_shape(s) for s in broadcast.input_shapes],
+        "result_shape_at_1": fmt_shape(broadcast.output_shape_at_1),
+        f"result_shape_at_{n}": fmt_shape(broadcast.output_shape),
+    }
+    if broadcast.site is not None:
+        evidence["code"] = broadcast.site.code
+    if graph.rank_dropped_at:
+        evidence["rank_dropped_at"] = [site.describe() for site in graph.rank_dropped_at]
+    return evidence
+
+
+def _broadcast_subject(broadcast: Broadcast, en: LossEval) -> str:
+    from tfpcheck.probe.observations import fmt_shape
+
+    shapes = " with ".join(fmt_shape(s) for s in broadcast.input_shapes)
+    site = broadcast.site
+    what = f"`{site.code}` (line {site.line})" if site is not None and site.code else broadcast.op
+    return (
+        f"{what} combines {shapes} into {fmt_shape(broadcast.output_shape)}, and the loss "
+        f"reduces those terms to {fmt_shape(en.per_example_shape)}"
+    )
+
+
+def _broadcast_fix(graph: LossGraph, en: LossEval) -> str:
+    from tfpcheck.probe.observations import fmt_shape
+
+    edits = [
+        f"at {site.describe()} write `{fixed}`"
+        for site in graph.rank_dropped_at
+        if site.code and (fixed := rank_aligned(site.code))
+    ]
+    if edits:
+        return (
+            f"Keep the trailing axis where it is dropped: {'; '.join(edits)} (slices such as "
+            "y_pred[:, 0:1] keep it, y_pred[:, 0] drops it), so that every term has the "
+            f"shape of y_true {fmt_shape(en.y_true_seen)}."
+        )
+    if 0 in graph.lower_arguments:
+        return (
+            f"y_true arrives as {fmt_shape(en.y_true_seen)} while the terms it meets keep a "
+            "trailing axis: reshape it in the loss (y_true = tf.reshape(y_true, (-1, 1))) or "
+            "feed y with shape (N, 1)."
+        )
+    return _fix(None, en)
+
+
+def _target_finding(obs: Observation, target: TargetVariant) -> Finding | None:
+    from tfpcheck.probe.observations import fmt_shape
+    from tfpcheck.probe.report import (
+        loss_where,
+        probe_finding,
+        record_where,
+        severity_for,
+        site_where,
+    )
 
     n = obs.batch_size
+    e1, en = obs.pair(target)
+    if e1 is None or en is None or e1.error or en.error:
+        return None
+    pair = _record_pair(e1, en, n)
+    loss_grows = grows_as_n_squared(e1.per_example_shape, en.per_example_shape, n)
+    graph = en.graph if en.graph is not None and en.graph.broadcasts else None
+    if pair is None and not loss_grows and graph is None:
+        return None
+    evidence: dict[str, Any] = {
+        "target_shape": target.label,
+        "y_true_shape": fmt_shape(en.y_true_seen),
+        "y_pred_shape": fmt_shape(en.y_pred_seen),
+        "loss_shape_at_1": fmt_shape(e1.per_example_shape),
+        f"loss_shape_at_{n}": fmt_shape(en.per_example_shape),
+    }
+    record = None
+    if pair is not None:
+        r1, record = pair
+        evidence.update(_record_evidence(record, r1, n))
+        where = record_where(obs, record)
+        subject = (
+            f"{record.distribution}({record.describe_params()}).log_prob(y_true "
+            f"{fmt_shape(record.value_shape)}) returns {fmt_shape(record.result_shape)}"
+        )
+        fix = _fix(record, en)
+    elif loss_grows or graph is None:
+        where = loss_where(obs)
+        subject = f"the loss returns {fmt_shape(en.per_example_shape)}"
+        fix = _fix(None, en)
+    else:
+        # Nothing the loss returns shows it: one of its own operations pairs the examples.
+        broadcast = graph.broadcasts[0]
+        evidence.update(_broadcast_evidence(broadcast, graph, n))
+        where = site_where(broadcast.site) if broadcast.site is not None else loss_where(obs)
+        subject = _broadcast_subject(broadcast, en)
+        fix = _broadcast_fix(graph, en)
+    if not target.canonical and target.source == "synthesized":
+        # Only the other shape users feed triggers it, and the probe guessed the shape:
+        # say it in one line, with how to settle which shape the data has.
+        return probe_finding(
+            RULE,
+            f"only if the targets are fed as {target.label}: {subject} "
+            f"({n}x{n} terms instead of {n})",
+            f"{SETTLE_TARGET_SHAPE} If they are {target.label}: {fix}",
+            where,
+            evidence,
+            severity=Severity.INFO,
+        )
+    return probe_finding(
+        RULE,
+        f"with targets {target.label} at batch size {n}, {subject}: every prediction is "
+        f"scored against every target ({n}x{n} terms instead of {n}), so the loss is "
+        "silently wrong",
+        fix,
+        where,
+        evidence,
+        severity=severity_for([en], RULE.severity),
+    )
+
+
+def check_probe(obs: Observation) -> Iterator[Finding]:
+    found = [(t, f) for t in obs.targets if (f := _target_finding(obs, t)) is not None]
+    # A broadcast with the targets the probe takes for the real ones is the finding; that
+    # the other shape users feed broadcasts too adds nothing but a wrong "only if".
+    if any(target.canonical for target, _ in found):
+        found = [(t, f) for t, f in found if t.canonical]
+    for _, finding in found:
+        yield finding
+
+
+def _same_file(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and os.path.realpath(a) == os.path.realpath(b)
+
+
+def _at(site: Site | None, file: str | None, line: int | None) -> bool:
+    return site is not None and site.line == line and _same_file(site.file, file)
+
+
+def _guessed_log_prob(finding: Finding, record: DistRecord) -> bool:
+    """The probe's record of the log_prob call a source guess is about."""
+    where = finding.where
+    return _at(record.built_at, where.file, where.line) or _at(
+        record.call_site, where.file, finding.evidence.get("log_prob_line")
+    )
+
+
+def _refute_log_prob(finding: Finding, obs: Observation) -> str | None:
+    from tfpcheck.probe.observations import fmt_shape
+
+    n, seen = obs.batch_size, []
     for target in obs.targets:
         e1, en = obs.pair(target)
         if e1 is None or en is None or e1.error or en.error:
             continue
-        pair = _record_pair(e1, en, n)
-        loss_grows = grows_as_n_squared(e1.per_example_shape, en.per_example_shape, n)
-        if pair is None and not loss_grows:
+        for r1, rn in zip(e1.records, en.records, strict=False):
+            if not _guessed_log_prob(finding, rn):
+                continue
+            if grows_as_n_squared(r1.result_shape, rn.result_shape, n):
+                return None
+            seen.append((target, rn))
+    if not seen:
+        return None
+    target, record = seen[0]
+    return (
+        f"log_prob returned {fmt_shape(record.result_shape)} for a value of shape "
+        f"{fmt_shape(record.value_shape)}, with targets {target.label} at batch size {n}"
+    )
+
+
+def _refute_arithmetic(finding: Finding, obs: Observation) -> str | None:
+    from tfpcheck.probe.observations import fmt_shape
+
+    where, n, seen = finding.where, obs.batch_size, []
+    for target in obs.targets:
+        _, en = obs.pair(target)
+        if en is None or en.graph is None:
             continue
-        evidence: dict[str, Any] = {
-            "target_shape": target.label,
-            "y_true_shape": fmt_shape(en.y_true_seen),
-            "y_pred_shape": fmt_shape(en.y_pred_seen),
-            "loss_shape_at_1": fmt_shape(e1.per_example_shape),
-            f"loss_shape_at_{n}": fmt_shape(en.per_example_shape),
-        }
-        record = None
-        if pair is not None:
-            r1, record = pair
-            evidence.update(
-                {
-                    "distribution": record.distribution,
-                    "parameters": {k: fmt_shape(v) for k, v in record.param_shapes.items()},
-                    "batch_shape": fmt_shape(record.batch_shape),
-                    "value_shape": fmt_shape(record.value_shape),
-                    "log_prob_shape_at_1": fmt_shape(r1.result_shape),
-                    f"log_prob_shape_at_{n}": fmt_shape(record.result_shape),
-                }
-            )
-            if record.call_site is not None:
-                evidence["log_prob_call"] = record.call_site.describe()
-            where = record_where(obs, record)
-            subject = (
-                f"{record.distribution}({record.describe_params()}).log_prob(y_true "
-                f"{fmt_shape(record.value_shape)}) returns {fmt_shape(record.result_shape)}"
-            )
-        else:
-            where = loss_where(obs)
-            subject = f"the loss returns {fmt_shape(en.per_example_shape)}"
-        if not target.canonical and target.source == "synthesized":
-            # Only the other shape users feed triggers it, and the probe guessed the shape:
-            # say it in one line, with how to settle which shape the data has.
-            yield probe_finding(
-                RULE,
-                f"only if the targets are fed as {target.label}: {subject} "
-                f"({n}x{n} terms instead of {n})",
-                f"{SETTLE_TARGET_SHAPE} If they are {target.label}: {_fix(record, en)}",
-                where,
-                evidence,
-                severity=Severity.INFO,
-            )
-            continue
-        yield probe_finding(
-            RULE,
-            f"with targets {target.label} at batch size {n}, {subject}: every prediction is "
-            f"scored against every target ({n}x{n} terms instead of {n}), so the loss is "
-            "silently wrong",
-            _fix(record, en),
-            where,
-            evidence,
-            severity=severity_for([en], RULE.severity),
+        graph = en.graph
+        if any(_at(b.site, where.file, where.line) for b in graph.broadcasts):
+            return None
+        shape = next(
+            (
+                s
+                for (f, line), s in graph.lines.items()
+                if line == where.line and _same_file(f, where.file)
+            ),
+            None,
         )
+        if shape is not None:
+            seen.append((target, shape))
+    if not seen:
+        return None
+    target, shape = seen[0]
+    return (
+        f"the loss traced with targets {target.label} makes terms of shape {fmt_shape(shape)} "
+        f"at line {where.line} at batch size {n}"
+    )
+
+
+def refute_probe(finding: Finding, obs: Observation) -> str | None:
+    """A source guess is disproved when the probe ran the line it names, as training does,
+    and the result did not grow as N x N: the log_prob call the guess is about (evidence
+    `log_prob_line`), or the loss's own arithmetic there (evidence `rank_drop_line`)."""
+    if finding.where.layer is not None or finding.where.file is None:
+        return None
+    if "log_prob_line" in finding.evidence:
+        return _refute_log_prob(finding, obs)
+    if "rank_drop_line" in finding.evidence:
+        return _refute_arithmetic(finding, obs)
+    return None
 
 
 RULE = Rule(
     check_probe=check_probe,
+    refute_probe=refute_probe,
     code="TFP101",
     name="loss-broadcasts-across-batch",
     title="loss or log_prob terms grow as N x N",
@@ -222,10 +421,14 @@ RULE = Rule(
         what=(
             "Evaluates the loss at batch size 1 and N and reports a loss or `log_prob` "
             "result of shape (N, N): parameters of shape (N,) broadcast against targets of "
-            "shape (N, 1), or the reverse. In a loss or factory given as `FILE.py:NAME`, "
-            "the static tier also reads the source and warns about rank-dropping slices "
-            "(`y_pred[:, 0]`, `y_pred[..., 0]`, `tf.squeeze`) fed to a distribution "
-            "whose `log_prob` scores the targets."
+            "shape (N, 1), or the reverse. A loss function of your own is also traced with "
+            "the shapes `fit` gives it, so a hand-written term such as `y_pred[:, 0] - "
+            "y_true` that is (N, N) before the loss reduces it to a scalar is found at its "
+            "line. In a loss or factory given as `FILE.py:NAME`, the static tier also reads "
+            "the source and warns about rank-dropping slices (`y_pred[:, 0]`, "
+            "`y_pred[..., 0]`, `tf.squeeze`) fed to a distribution whose `log_prob` scores "
+            "the targets, or combined with `y_true` in arithmetic; the probe confirms such a "
+            "warning, or drops it when it ran that line without the broadcast."
         ),
         why=(
             "Broadcasting does not fail: the loss becomes the average over all N x N "
