@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -161,10 +162,11 @@ def test_the_command_line_says_what_the_cache_answered(
 def test_two_factories_beside_namesake_modules_get_their_own(
     cache_dir: Path, tmp_path: Path
 ) -> None:
-    """One worker probes both: each factory imports the heads.py beside it."""
+    """One worker probes both (one job): each factory imports the heads.py beside it."""
     narrow, narrow_units = _project(tmp_path / "narrow", "sibling", 2)
     wide, wide_units = _project(tmp_path / "wide", "sibling", 64)
-    first = check_paths([narrow, wide, narrow], NLL)
+    one_job = replace(NLL, jobs=1)
+    first = check_paths([narrow, wide, narrow], one_job)
     assert [r.cached for r in first] == [False, False, True]
     assert first[0].findings == first[2].findings == ()
     _assert_broadcast(first[1])
@@ -172,7 +174,7 @@ def test_two_factories_beside_namesake_modules_get_their_own(
     by_factory = {e["result"]["path"]: {path for path, _ in e["user_files"]} for e in entries}
     assert str(narrow_units) in by_factory[narrow] and str(wide_units) not in by_factory[narrow]
     assert str(wide_units) in by_factory[wide] and str(narrow_units) not in by_factory[wide]
-    again = check_paths([wide, narrow], NLL)
+    again = check_paths([wide, narrow], one_job)
     assert [r.cached for r in again] == [True, True]
     assert again == [first[1], first[0]]
 

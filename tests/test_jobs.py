@@ -105,3 +105,15 @@ def test_jobs_in_the_configuration(run_cli, tmp_path: Path) -> None:
     config.write_text("jobs = 2\n")
     fine = run_cli("--config", str(config), "--static", "--format", "json", model_path(MODELS[1]))
     assert fine.exit_code == 1 and json.loads(fine.stdout)["files"][0]["probed"] is False
+
+
+def test_a_path_given_twice_is_probed_once_with_jobs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TFPCHECK_CACHE_DIR", str(tmp_path / "cache"))  # empty: nothing cached
+    first, second = model_path(MODELS[1]), model_path(MODELS[3])
+    options = CheckOptions(jobs=2)
+    results = check_paths([first, second, first], options)
+    assert [r.path for r in results] == [first, second, first]
+    assert [r.cached for r in results] == [False, False, True]
+    assert results[0] == results[2]

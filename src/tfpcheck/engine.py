@@ -342,11 +342,23 @@ def check_paths(
         return results
     from concurrent.futures import as_completed
 
-    futures = {_job_threads(jobs).submit(one, path): path for path in paths}
+    # A path given twice is checked once, then answered as one job would answer it (from
+    # the cache): its occurrences run in turn, in the same job.
+    occurrences: dict[str, list[int]] = {}
+    for index, path in enumerate(paths):
+        occurrences.setdefault(path, []).append(index)
+
+    def each(path: str) -> list[FileResult]:
+        return [one(path) for _ in occurrences[path]]
+
+    futures = {_job_threads(jobs).submit(each, path): path for path in occurrences}
+    results: list[FileResult | None] = [None] * len(paths)
     for future in as_completed(futures):
-        if on_result is not None:
-            on_result(future.result())
-    return [future.result() for future in futures]
+        for index, result in zip(occurrences[futures[future]], future.result(), strict=True):
+            results[index] = result
+            if on_result is not None:
+                on_result(result)
+    return [result for result in results if result is not None]
 
 
 _THREADS: dict[int, ThreadPoolExecutor] = {}
