@@ -334,12 +334,12 @@ def check_paths(
         return check(path, path_options)
 
     if jobs == 1:
-        results = []
+        serial: list[FileResult] = []
         for path in paths:
-            results.append(one(path))
+            serial.append(one(path))
             if on_result is not None:
-                on_result(results[-1])
-        return results
+                on_result(serial[-1])
+        return serial
     from concurrent.futures import as_completed
 
     # A path given twice is checked once, then answered as one job would answer it (from

@@ -124,6 +124,8 @@ class Session:
     plan: LossPlan
     recorder: Recorder
     variable_owners: dict[int, tuple[str, int]] = field(default_factory=dict)
+    # the model's output in the last loss evaluation at each batch size
+    last_outputs: dict[int, Any] = field(default_factory=dict)
 
     @property
     def model(self) -> Any:
@@ -172,7 +174,11 @@ class Session:
         y: np.ndarray,
         target: TargetVariant,
         gradients: bool = True,
+        reuse: LossEval | None = None,
     ) -> LossEval:
+        """The loss as fit evaluates it, with gradients; `reuse`: an evaluation of the same
+        inputs whose model output this one scores instead of running the model again (no
+        gradients then: a big model's second target shape, see plan.py)."""
         n = _batch_len(x)
         evaluation = LossEval(
             n, target, tuple(y.shape), str(y.dtype), y if y.size <= MAX_KEPT else None
@@ -184,9 +190,12 @@ class Session:
         xt = _as_tensors(x)
         yt = tf.constant(y)
         total = None
+        earlier = self.last_outputs.get(n)
+        reused = reuse is not None and earlier is not None and not gradients
         try:
             with tape:
-                y_pred = self.model(xt, training=False)
+                y_pred = earlier if reused else self.model(xt, training=False)
+                self.last_outputs[n] = y_pred
                 extra = list(self.model.losses)
                 self.recorder.in_loss = True
                 data = self.data_loss(xt, yt, y_pred)
@@ -202,6 +211,8 @@ class Session:
         finally:
             self.recorder.in_loss = False
         evaluation.records, evaluation.constructed = self.recorder.take()
+        if reused and reuse is not None:  # what the model built, as if it had run again
+            evaluation.constructed[:0] = [r for r in reuse.constructed if not r.in_loss]
         call = self.plan.recorder.last
         if call is not None:
             evaluation.per_example_shape = call.result_shape
@@ -265,7 +276,7 @@ class Session:
         return GradientInfo(str(name), layer, index, status)  # type: ignore[arg-type]
 
     def single_losses(
-        self, x: Any, y: np.ndarray, n: int, with_loss: bool, budget: float
+        self, x: Any, y: np.ndarray, n: int, with_loss: bool, budget: float, traced: bool = True
     ) -> tuple[list[float], list[np.ndarray | None]]:
         """Each example alone: its data loss and its output summary.
 
@@ -279,10 +290,12 @@ class Session:
         Distributions built here are never read: the recorder sits this out.
         """
         with self.recorder.paused():
-            try:
-                return self._single_losses(x, y, n, with_loss, budget, self._single_step(with_loss))
-            except Exception:
-                pass
+            if traced:  # a big model's few examples: tracing it would cost more than they do
+                try:
+                    step = self._single_step(with_loss)
+                    return self._single_losses(x, y, n, with_loss, budget, step)
+                except Exception:
+                    pass
             return self._single_losses(x, y, n, with_loss, budget, self._eager_step(with_loss))
 
     def _eager_step(self, with_loss: bool) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -56,6 +57,7 @@ from tfpcheck.probe.outputs import (
     split_outputs,
     tag_findings,
 )
+from tfpcheck.probe.plan import SINGLES_BUDGET, plan_for
 from tfpcheck.probe.roundtrip import check_roundtrip
 from tfpcheck.probe.runner import current_layer_getter
 from tfpcheck.probe.seeding import seed_everything
@@ -72,7 +74,6 @@ from tfpcheck.shapes import ShapeTable
 PROBE_CHECKS = tuple(rule.check_probe for rule in REGISTRY if rule.check_probe is not None)
 SAME = dict(rtol=1e-5, atol=1e-6)
 SEED_TARGETS = 97
-SINGLES_BUDGET = 4.0  # seconds for running examples one at a time
 
 
 class ProbeRun:
@@ -88,6 +89,7 @@ class ProbeRun:
         self.observations: list[Observation] = []  # each probed model's (or output's)
         # a factory's structural findings, from the live model's description
         self.described: list[Finding] = []
+        self.plan = plan_for(0.0)  # until a forward pass at batch N has been timed
         # static guesses a probe pass disproved (dropped unless a finding confirms them)
         self.refuted: list[Refutation] = []
 
@@ -288,9 +290,15 @@ class ProbeRun:
         sizes = [1, n] if n > 1 else [1]
         outputs: dict[int, Any] = {}
         for size in sizes:
+            started = time.perf_counter()
             forward, out = session.forward(take(x, 0, size))
             obs.forwards[size] = forward
             outputs[size] = out
+            if size == n:  # what the other passes will cost: the plan follows from it
+                self.plan = plan_for(time.perf_counter() - started)
+        note = self.plan.note(n)
+        if note is not None:
+            self.notes.append(note)
         reference = obs.forwards[n] if obs.forwards[n].output else obs.forwards[1]
         if reference.output is None:
             return None  # the forward pass fails everywhere: TFP108 says why
@@ -315,11 +323,20 @@ class ProbeRun:
             # Only batch 1 ran: its sample is one example; tile it so slicing works.
             targets = [(t, np.repeat(y, n, axis=0)) for t, y in targets]
         reached(f"loss and gradients at batch 1 and {n}")
-        for target, y in targets:
+        first_at_n: LossEval | None = None
+        for number, (target, y) in enumerate(targets):
             for size in sizes:
                 if obs.forwards[size].error is not None:
                     continue
-                obs.evals.append(session.loss(take(x, 0, size), y[:size], target))
+                # gradients at batch N are the cost of training: for the first target only,
+                # when the plan must save (the first is the canonical one), and the other
+                # target shapes score the first's output rather than run the model again
+                full = size == 1 or number == 0 or self.plan.gradients_for_other_targets
+                reuse = None if full else first_at_n
+                evaluation = session.loss(take(x, 0, size), y[:size], target, full, reuse)
+                obs.evals.append(evaluation)
+                if size == n and number == 0 and evaluation.ok:
+                    first_at_n = evaluation
         if n > 1:
             for target, _ in targets:
                 one, many = obs.pair(target)
@@ -337,19 +354,20 @@ class ProbeRun:
         n: int,
         targets: list[tuple[TargetVariant, np.ndarray]],
     ) -> None:
-        first = obs.forwards[n].output
+        size = self.plan.stochastic_batch(n)
+        first = obs.forwards[size].output
         if first is None:
             return
-        again, _ = session.forward(x)
+        again, _ = session.forward(take(x, 0, size))
         a, b = first.summary, again.output.summary if again.output else None
         obs.stochastic_output = a is None or b is None or not _same(a, b)
         evaluation = next(
-            (e for e in obs.evals_at(n) if e.error is None and e.target.canonical), None
+            (e for e in obs.evals_at(size) if e.error is None and e.target.canonical), None
         )
         if evaluation is None:
             return
         y = next(y for t, y in targets if t == evaluation.target)
-        repeat = session.loss(x, y, evaluation.target, gradients=False)
+        repeat = session.loss(take(x, 0, size), y[:size], evaluation.target, gradients=False)
         obs.stochastic_loss = (
             repeat.data_loss is None
             or evaluation.data_loss is None
@@ -379,9 +397,13 @@ class ProbeRun:
         y = next(y for t, y in targets if t == target)
         shape = batch_eval.per_example_shape or ()
         per_example = bool(shape) and shape[0] == n  # else the loss reduced the batch itself
-        with_loss = per_example and not obs.stochastic_loss
+        limit = self.plan.singles_limit
+        # TFP107 compares all N losses: with a few examples only, TFP106's outputs are run
+        with_loss = per_example and not obs.stochastic_loss and limit is None
         try:
-            losses, summaries = session.single_losses(x, y, n, with_loss, SINGLES_BUDGET)
+            losses, summaries = session.single_losses(
+                x, y, min(n, limit or n), with_loss, SINGLES_BUDGET, self.plan.traced_singles
+            )
         except Exception as exc:  # a per-example failure is TFP102's business
             self.notes.append(f"per-example checks skipped: {type(exc).__name__}: {exc}")
             return
