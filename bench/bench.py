@@ -1,24 +1,35 @@
 """Measure tfpcheck against the bare baseline, side by side, on this machine.
 
-    python bench/bench.py [--repeat 3] [--json] [--only static|single|twenty|cached ...]
+    python bench/bench.py [--repeat 3] [--json] [--only SCENARIO ...]
 
 Every figure is the median of --repeat runs of a fresh process (interpreter start included),
 measured from outside: wall time, and peak memory of the whole process tree, two ways:
 "max" is the largest peak RSS of any one process of the tree (os.wait4's ru_maxrss, which
 Linux takes over the child and every descendant it waited for), "sum" is the largest sum of
 the RSS of all live processes of the tree, sampled every 20 ms (what a probe running in a
-worker process beside its parent really costs). Ratios use "sum".
+worker process beside its parent really costs). Ratios use "sum". Where two commands are
+compared, they run alternately, run by run, so a busy machine slows both alike.
 
-Scenarios:
-  static     `tfpcheck --static --no-cache MODEL` on every fixture model, and which heavy
-             modules (tensorflow, tensorflow_probability, keras, tf_keras) it imported, or
-             "worker" when it started the probe worker (which imports them);
-  probe      `tfpcheck --no-cache MODEL` against the baseline: a plain Python process that
-             imports TensorFlow, TFP and the Keras that wrote the file, loads the model and
-             runs one batch forward and backward;
-  20 models  one `tfpcheck --no-cache` call on 20 models against one baseline process that
-             imports once and loads + runs one batch on each of the 20;
-  cached     the same model re-checked with a warm result cache (and its heavy imports).
+Scenarios (`--only` names):
+  static    `tfpcheck --static --no-cache MODEL` on every fixture model, and which heavy
+            modules (tensorflow, tensorflow_probability, keras, tf_keras) it imported, or
+            "worker" when it started the probe worker (which imports them);
+  single    `tfpcheck --no-cache MODEL` on three small fixtures against the baseline: a plain
+            Python process that imports TensorFlow, TFP and the Keras that wrote the file,
+            loads the model and runs one batch of 32 forward and backward;
+  twenty    one tfpcheck call on 20 models (the 12 clean fixtures, cycled) against one
+            baseline process that imports once and loads + runs one batch on each;
+  cached    the single models re-checked with a warm result cache (and its heavy imports);
+  resnet    a tf_keras ResNet50 (random weights, no top, average pooling) -> Dense(10) ->
+            Categorical(logits), at 128x128 and 224x224, against the baseline;
+  distinct  20 distinct small models (tf_keras heads Normal, Categorical, Bernoulli,
+            IndependentNormal and Keras 3 tensor heads, at several widths) in one call,
+            against the baseline on the same 20;
+  jobs      the same 20 models with `tfpcheck --jobs 2` against `tfpcheck --jobs 1`.
+
+The models of resnet, distinct and jobs are built once per run into a temporary directory by
+bench/build_models.py, in processes of their own: this process never imports TensorFlow.
+The output ends with one table of the goals, each met or missed, and the machine.
 """
 
 from __future__ import annotations
@@ -35,12 +46,14 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "fixtures" / "models"
 LOSSES = ROOT / "fixtures" / "losses.py"
+BUILDER = ROOT / "bench" / "build_models.py"
 HEAVY = ("tensorflow", "tensorflow_probability", "keras", "tf_keras")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 SAMPLE_EVERY = 0.02
@@ -106,10 +119,33 @@ CLEAN = [
     ("keras3", "k3_logits_from_logits.keras"),
     ("keras3", "k3_lambda.keras"),
 ]
-# One model per kind for the one-model comparison.
-SINGLE = ["k3_softmax_probs.keras", "tfk_normal_dense2.keras", "tfk_cnn_onehot_nll.keras"]
-# The probe options every probe run uses: trust the fixtures, find their named loss.
+# One model per kind for the one-model comparison, and what each stands for in the goals.
+SINGLE = {
+    "tfk_normal_dense2.keras": "small tf_keras regression model",
+    "k3_softmax_probs.keras": "small Keras 3 classifier",
+    "tfk_cnn_onehot_nll.keras": "small tf_keras CNN",
+}
+# The probe options the fixture runs use: trust the fixtures, find their named loss.
 PROBE_ARGS = ["--unsafe", "--custom-objects", str(LOSSES), "-q"]
+# The built models hold lambdas and need no custom objects.
+BUILT_ARGS = ["--no-cache", "--unsafe", "-q"]
+
+RESNET_SIZES = (128, 224)
+# tf_keras heads on Dense(hidden, relu): Normal (softplus scale on Dense(2)), Categorical and
+# Bernoulli logits, IndependentNormal. tfp.layers need tf_keras, so the Keras 3 models end in
+# a tensor and a compiled Keras loss instead (see build_models.py).
+TFK_HEADS = ("normal", "categorical", "bernoulli", "independent_normal")
+K3_HEADS = ("k3_logits_scce", "k3_logit_bce", "k3_regression_mse")
+# (input width, hidden width) of the tf_keras models (4 heads x 4 = 16) and of the Keras 3
+# ones (4): every one of the 20 differs from the others in its head or its widths.
+TFK_WIDTHS = ((4, 16), (8, 32), (16, 64), (32, 128))
+K3_WIDTHS = ((6, 24), (12, 48), (24, 96), (48, 192))
+
+# Goals: a ratio to the baseline, a ratio between --jobs 2 and --jobs 1, seconds per call.
+TIME_GOAL = 1.25
+JOBS_GOAL = 0.65
+RSS_GOAL = 1.2
+SECONDS_GOAL = 0.3
 
 
 @dataclass
@@ -129,6 +165,51 @@ class Figure:
     sum_rss_mib: float
     heavy: list[str]
     runs: list[Run]
+
+
+@dataclass
+class Pair:
+    """Two commands measured alternately: the baseline (or --jobs 1) and tfpcheck."""
+
+    case: str
+    baseline: Figure
+    tfpcheck: Figure
+
+    def ratio(self, attribute: str) -> float:
+        """The median of the run-by-run ratios (each pair ran back to back)."""
+        pairs = zip(self.baseline.runs, self.tfpcheck.runs, strict=True)
+        return statistics.median(getattr(p, attribute) / getattr(b, attribute) for b, p in pairs)
+
+
+@dataclass
+class Results:
+    static: list[Figure] = field(default_factory=list)
+    single: list[Pair] = field(default_factory=list)
+    twenty: Pair | None = None
+    cached: list[Figure] = field(default_factory=list)
+    resnet: list[Pair] = field(default_factory=list)
+    distinct: Pair | None = None
+    jobs: Pair | None = None
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A model build_models.py writes: `kind` is the head (or "resnet50"), `inputs` the input
+    width (the image side for a ResNet)."""
+
+    flavor: str
+    kind: str
+    inputs: int
+    hidden: int = 0
+    index: int = 0
+
+    @property
+    def file(self) -> str:
+        widths = f"{self.inputs}x{self.hidden}" if self.hidden else str(self.inputs)
+        return f"{self.index:02d}_{self.flavor}_{self.kind}_{widths}.keras"
+
+
+Model = tuple[str, Path]  # (flavor, path): what the baseline needs to load a model
 
 
 def _children(pid: int) -> list[int]:
@@ -209,29 +290,42 @@ def measure(name: str, argv: list[str], env: dict[str, str], repeat: int) -> Fig
 
 
 def measure_pair(
-    names: tuple[str, str], argvs: tuple[list[str], list[str]], env: dict[str, str], repeat: int
-) -> tuple[Figure, Figure]:
-    """Baseline and tfpcheck run alternately, so a busy machine slows both alike."""
+    case: str,
+    argvs: tuple[list[str], list[str]],
+    env: dict[str, str],
+    repeat: int,
+    labels: tuple[str, str] = ("baseline", "tfpcheck"),
+) -> Pair:
+    """The two commands (the baseline and tfpcheck, or --jobs 1 and --jobs 2) run
+    alternately, so a busy machine slows both alike."""
     first: list[Run] = []
     second: list[Run] = []
     for _ in range(repeat):
         first.append(run_once(argvs[0], env))
         second.append(run_once(argvs[1], env))
-    return _figure(names[0], first), _figure(names[1], second)
+    _warn_unchecked(case, first + second)
+    return Pair(
+        case, _figure(f"{case}: {labels[0]}", first), _figure(f"{case}: {labels[1]}", second)
+    )
 
 
-def ratio(base: Figure, probe: Figure, attribute: str) -> float:
-    """The median of the run-by-run ratios (each pair ran back to back)."""
-    pairs = zip(base.runs, probe.runs, strict=True)
-    return statistics.median(getattr(p, attribute) / getattr(b, attribute) for b, p in pairs)
+def _warn_unchecked(case: str, runs: list[Run]) -> None:
+    # Exit status 2 means a model was not checked: the figure is then not a full probe. (The
+    # baseline's reports always say 0.)
+    if any(r.exit not in (0, 1) for r in runs):
+        print(f"  warning: {case}: exit statuses {[r.exit for r in runs]}", file=sys.stderr)
 
 
 def tfpcheck_argv(*args: str) -> list[str]:
     return [sys.executable, "-c", TFPCHECK.format(heavy=set(HEAVY)), *args]
 
 
-def baseline_argv(models: list[tuple[str, str]]) -> list[str]:
-    return [sys.executable, "-c", BASELINE, *(f"{f}={MODELS / m}" for f, m in models)]
+def baseline_argv(models: list[Model]) -> list[str]:
+    return [sys.executable, "-c", BASELINE, *(f"{f}={p}" for f, p in models)]
+
+
+def fixture(flavor: str, name: str) -> Model:
+    return flavor, MODELS / name
 
 
 def environment(cache: Path) -> dict[str, str]:
@@ -265,7 +359,7 @@ def machine() -> dict[str, object]:
     }
 
 
-SCENARIOS = ("static", "single", "twenty", "cached")
+SCENARIOS = ("static", "single", "twenty", "cached", "resnet", "distinct", "jobs")
 
 
 def _compile_tfpcheck() -> None:
@@ -276,47 +370,107 @@ def _compile_tfpcheck() -> None:
         compileall.compile_dir(Path(spec.origin).parent, quiet=1)
 
 
-def bench(repeat: int, only: tuple[str, ...] = SCENARIOS) -> dict[str, object]:
-    figures: dict[str, object] = {}
+# --------------------------------------------------------------------------------------------
+# Models built for this run
+# --------------------------------------------------------------------------------------------
+
+
+def resnet_specs() -> list[Spec]:
+    return [Spec("tf_keras", "resnet50", size, index=i) for i, size in enumerate(RESNET_SIZES)]
+
+
+def distinct_specs() -> list[Spec]:
+    """20 models, no two alike: each tf_keras head at every width, then the Keras 3 heads."""
+    specs = [
+        Spec("tf_keras", head, inputs, hidden, index=len(TFK_HEADS) * w + h)
+        for w, (inputs, hidden) in enumerate(TFK_WIDTHS)
+        for h, head in enumerate(TFK_HEADS)
+    ]
+    for k, (inputs, hidden) in enumerate(K3_WIDTHS):
+        specs.append(Spec("keras3", K3_HEADS[k % len(K3_HEADS)], inputs, hidden, len(specs)))
+    return specs
+
+
+def build(specs: list[Spec], directory: Path, env: dict[str, str]) -> list[Model]:
+    """Writes each model with the Keras it is for: one builder process per flavor."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for flavor in sorted({s.flavor for s in specs}):
+        mine = [dict(asdict(s), file=s.file) for s in specs if s.flavor == flavor]
+        print(f"building {len(mine)} {flavor} models", file=sys.stderr)
+        done = subprocess.run(
+            [sys.executable, str(BUILDER), flavor, str(directory)],
+            input=json.dumps(mine),
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
+        if done.returncode != 0:
+            tail = done.stderr.strip().splitlines()[-5:]
+            raise SystemExit(f"bench: building {flavor} models failed:\n" + "\n".join(tail))
+    return [(s.flavor, directory / s.file) for s in specs]
+
+
+# --------------------------------------------------------------------------------------------
+# Scenarios
+# --------------------------------------------------------------------------------------------
+
+
+def bench(repeat: int, only: tuple[str, ...] = SCENARIOS) -> Results:
+    results = Results()
     _compile_tfpcheck()
     with tempfile.TemporaryDirectory() as scratch:
         env = environment(Path(scratch, "cache"))
         if "static" in only:
-            print("static tier", file=sys.stderr)
-            figures["static"] = [
-                measure(p.name, tfpcheck_argv("--static", "--no-cache", "-q", str(p)), env, repeat)
-                for p in sorted(MODELS.iterdir())
-            ]
+            results.static = _static(env, repeat)
         if "single" in only:
-            figures["single"] = _single(env, repeat)
+            results.single = _single(env, repeat)
         if "twenty" in only:
-            figures["twenty"] = _twenty(env, repeat)
+            results.twenty = _twenty(env, repeat)
         if "cached" in only:
-            figures["cached"] = _cached(env, repeat)
-    return figures
+            results.cached = _cached(env, repeat)
+        if "resnet" in only:
+            resnets = build(resnet_specs(), Path(scratch, "resnet"), env)
+            results.resnet = _resnet(resnets, env, repeat)
+        if "distinct" in only or "jobs" in only:
+            distinct = build(distinct_specs(), Path(scratch, "distinct"), env)
+            if "distinct" in only:
+                results.distinct = _distinct(distinct, env, repeat)
+            if "jobs" in only:
+                results.jobs = _jobs(distinct, env, repeat)
+    return results
 
 
-def _single(env: dict[str, str], repeat: int) -> list[tuple[str, Figure, Figure]]:
+def _static(env: dict[str, str], repeat: int) -> list[Figure]:
+    print("static tier", file=sys.stderr)
+    return [
+        measure(p.name, tfpcheck_argv("--static", "--no-cache", "-q", str(p)), env, repeat)
+        for p in sorted(MODELS.iterdir())
+    ]
+
+
+def _single(env: dict[str, str], repeat: int) -> list[Pair]:
     print("one model: baseline and probe", file=sys.stderr)
-    flavors = dict((m, f) for f, m in CLEAN)
-    single = []
-    for name in SINGLE:
-        argv = tfpcheck_argv("--no-cache", *PROBE_ARGS, str(MODELS / name))
-        base, probe = measure_pair(
-            (f"baseline {name}", f"tfpcheck {name}"),
-            (baseline_argv([(flavors[name], name)]), argv),
+    flavors = {m: f for f, m in CLEAN}
+    return [
+        measure_pair(
+            name,
+            (
+                baseline_argv([fixture(flavors[name], name)]),
+                tfpcheck_argv("--no-cache", *PROBE_ARGS, str(MODELS / name)),
+            ),
             env,
             repeat,
         )
-        single.append((name, base, probe))
-    return single
+        for name in SINGLE
+    ]
 
 
-def _twenty(env: dict[str, str], repeat: int) -> tuple[Figure, Figure]:
-    print("20 models in one call", file=sys.stderr)
-    twenty = [CLEAN[i % len(CLEAN)] for i in range(20)]
-    argv = tfpcheck_argv("--no-cache", *PROBE_ARGS, *(str(MODELS / m) for _, m in twenty))
-    return measure_pair(("baseline 20", "tfpcheck 20"), (baseline_argv(twenty), argv), env, repeat)
+def _twenty(env: dict[str, str], repeat: int) -> Pair:
+    print("20 models in one call (fixtures, cycled)", file=sys.stderr)
+    twenty = [fixture(*CLEAN[i % len(CLEAN)]) for i in range(20)]
+    argv = tfpcheck_argv("--no-cache", *PROBE_ARGS, *(str(p) for _, p in twenty))
+    return measure_pair("20 fixtures", (baseline_argv(twenty), argv), env, repeat)
 
 
 def _cached(env: dict[str, str], repeat: int) -> list[Figure]:
@@ -329,186 +483,179 @@ def _cached(env: dict[str, str], repeat: int) -> list[Figure]:
     return cached
 
 
+def _resnet(models: list[Model], env: dict[str, str], repeat: int) -> list[Pair]:
+    print("ResNet50-class models", file=sys.stderr)
+    return [
+        measure_pair(
+            f"ResNet50 {size}x{size}",
+            (baseline_argv([model]), tfpcheck_argv(*BUILT_ARGS, str(model[1]))),
+            env,
+            repeat,
+        )
+        for size, model in zip(RESNET_SIZES, models, strict=True)
+    ]
+
+
+def _distinct(models: list[Model], env: dict[str, str], repeat: int) -> Pair:
+    print("20 distinct models in one call", file=sys.stderr)
+    argv = tfpcheck_argv(*BUILT_ARGS, *(str(p) for _, p in models))
+    return measure_pair("20 distinct", (baseline_argv(models), argv), env, repeat)
+
+
+def _jobs(models: list[Model], env: dict[str, str], repeat: int) -> Pair:
+    # Here the "baseline" is tfpcheck itself with one worker.
+    print("20 distinct models: --jobs 1 and --jobs 2", file=sys.stderr)
+    paths = [str(p) for _, p in models]
+    one, two = (tfpcheck_argv(*BUILT_ARGS, "--jobs", n, *paths) for n in ("1", "2"))
+    return measure_pair("20 distinct", (one, two), env, repeat, ("--jobs 1", "--jobs 2"))
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Goal:
+    """One row of the goals table: `value` (a ratio or seconds) is held against `limit`."""
+
+    case: str
+    baseline: str
+    tfpcheck: str
+    ratio: str
+    goal: str
+    value: float
+    limit: float
+
+    @property
+    def verdict(self) -> str:
+        if self.value <= self.limit:
+            return "met"
+        return f"missed by {self.value / self.limit - 1:.0%}"
+
+
+DETAIL = "{:<48} {:>8} {:>15} {:>9} {:>9}  {}"
+
+
 def _mib(figure: Figure) -> str:
     return f"{figure.max_rss_mib:6.0f} /{figure.sum_rss_mib:6.0f}"
 
 
-def _verdict(value: float, limit: float) -> str:
-    return "met" if value <= limit else f"missed by {value / limit - 1:.0%}"
+def _detail(label: str, figure: Figure, ratios: tuple[str, str] = ("", "")) -> str:
+    digits = 3 if figure.seconds < 1 else 2  # hundredths matter for the 0.3 s goals
+    heavy = ",".join(figure.heavy) or "none"
+    return DETAIL.format(label, f"{figure.seconds:.{digits}f}", _mib(figure), *ratios, heavy)
 
 
-def report(figures: dict[str, object], repeat: int) -> tuple[str, dict[str, object]]:
-    lines: list[str] = []
-    summary: dict[str, object] = {"machine": machine(), "repeat": repeat, "targets": {}}
-    targets: dict[str, object] = summary["targets"]  # type: ignore[assignment]
-    m = summary["machine"]
-    lines.append(
+def _pairs(results: Results) -> list[Pair]:
+    optional = [results.twenty, results.distinct, results.jobs]
+    return [*results.single, *results.resnet, *(p for p in optional if p is not None)]
+
+
+def details(results: Results) -> Iterator[str]:
+    """Every figure measured: time, memory, ratios to the figure it ran beside, imports."""
+    yield DETAIL.format("", "time s", "RSS max / sum", "t ratio", "RSS ratio", "heavy")
+    for figure in results.static:
+        yield _detail(f"static {figure.name}", figure)
+    for pair in _pairs(results):
+        first, second = pair.baseline.name, pair.tfpcheck.name
+        ratios = (f"{pair.ratio('seconds'):.2f}x", f"{pair.ratio('sum_rss_mib'):.2f}x")
+        yield _detail(first, pair.baseline)
+        yield _detail(second, pair.tfpcheck, ratios)
+    for figure in results.cached:
+        yield _detail(figure.name, figure)
+
+
+def _time_goal(case: str, pair: Pair, limit: float = TIME_GOAL) -> Goal:
+    value = pair.ratio("seconds")
+    base, probe = pair.baseline.seconds, pair.tfpcheck.seconds
+    return Goal(
+        case, f"{base:.2f} s", f"{probe:.2f} s", f"{value:.2f}×", f"≤ {limit}×", value, limit
+    )
+
+
+def _rss_goal(case: str, pair: Pair) -> Goal:
+    value = pair.ratio("sum_rss_mib")
+    base, probe = pair.baseline.sum_rss_mib, pair.tfpcheck.sum_rss_mib
+    return Goal(
+        case,
+        f"{base:.0f} MiB",
+        f"{probe:.0f} MiB",
+        f"{value:.2f}×",
+        f"≤ {RSS_GOAL}×",
+        value,
+        RSS_GOAL,
+    )
+
+
+def _seconds_goal(case: str, figures: list[Figure]) -> Goal:
+    # "Each" call must stay under the limit, so the slowest is what meets or misses it.
+    slowest = max(f.seconds for f in figures)
+    typical = statistics.median(f.seconds for f in figures)
+    heavy = ",".join(sorted({m for f in figures for m in f.heavy})) or "none"
+    cell = f"slowest {slowest:.2f} s, median {typical:.2f} s; heavy imports: {heavy}"
+    return Goal(case, "—", cell, "—", f"≤ {SECONDS_GOAL} s each", slowest, SECONDS_GOAL)
+
+
+def goals(results: Results) -> list[Goal]:
+    rows = [_time_goal(f"{SINGLE[p.case]} (`{p.case}`)", p) for p in results.single]
+    rows += [_time_goal(f"{p.case} (tf_keras, Categorical head)", p) for p in results.resnet]
+    if results.distinct:
+        rows.append(
+            _time_goal("20 distinct small models, one call (default jobs)", results.distinct)
+        )
+    if results.twenty:
+        rows.append(_time_goal("20 models, one call (12 fixtures, cycled)", results.twenty))
+    if results.jobs:
+        case = "20 distinct models, `--jobs 2` (baseline column: `--jobs 1`)"
+        rows.append(_time_goal(case, results.jobs, JOBS_GOAL))
+    if results.cached:
+        rows.append(
+            _seconds_goal(f"cached re-check ({len(results.cached)} models)", results.cached)
+        )
+    if results.static:
+        rows.append(_seconds_goal(f"static tier ({len(results.static)} files)", results.static))
+    rows += [_rss_goal(f"peak RSS, {p.case}", p) for p in results.resnet]
+    return rows
+
+
+def goals_table(rows: list[Goal]) -> list[str]:
+    """The goals as a Markdown table (aligned, so it reads at a terminal and pastes as is)."""
+    cells = [["case", "baseline", "tfpcheck", "ratio", "goal", "verdict"]]
+    cells += [[g.case, g.baseline, g.tfpcheck, g.ratio, g.goal, g.verdict] for g in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+        for row in cells
+    ]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return lines
+
+
+def machine_line(m: dict[str, object]) -> str:
+    libraries: dict[str, str | None] = m["libraries"]  # type: ignore[assignment]
+    return (
         f"machine: {m['platform']}, {m['cpus']} CPUs, {m['memory']}, Python {m['python']}, "
-        + ", ".join(f"{k} {v}" for k, v in m["libraries"].items())  # type: ignore[union-attr]
+        + ", ".join(f"{k} {v}" for k, v in libraries.items())
     )
+
+
+def report(results: Results, repeat: int) -> str:
+    lines = [*details(results), "", "goals:", *goals_table(goals(results)), ""]
+    lines.append(machine_line(machine()))
     lines.append(
-        f"medians of {repeat} runs of a fresh process (baseline and tfpcheck alternate; a ratio "
-        "is the median of run-by-run ratios); RSS MiB = max of one process / sampled sum over "
-        "the process tree (ratios use the sum)"
+        f"medians of {repeat} runs of a fresh process (compared commands alternate; a ratio is "
+        "the median of run-by-run ratios); RSS MiB = max of one process / sampled sum over "
+        "the process tree (ratios and the goals use the sum)"
     )
-    row = "{:<44} {:>8} {:>15} {:>9} {:>9}  {}"
-    lines.append(row.format("", "time s", "RSS max / sum", "t ratio", "RSS ratio", "heavy"))
-
-    if "static" in figures:
-        static: list[Figure] = figures["static"]  # type: ignore[assignment]
-        for figure in static:
-            heavy = ",".join(figure.heavy) or "none"
-            lines.append(
-                row.format(
-                    f"static {figure.name}", f"{figure.seconds:.3f}", _mib(figure), "", "", heavy
-                )
-            )
-        worst = max(f.seconds for f in static)
-        typical = statistics.median(f.seconds for f in static)
-        imported = sorted({m for f in static for m in f.heavy})
-        targets["static"] = {
-            "median_s": round(typical, 3),
-            "max_s": round(worst, 3),
-            "target_s": 0.3,
-            "verdict": _verdict(typical, 0.3),
-            "heavy_imports": imported,
-        }
-
-    rss_ratios: list[float] = []
-    if "single" in figures:
-        time_ratios = []
-        for name, base, probe in figures["single"]:  # type: ignore[union-attr]
-            t_ratio, r_ratio = ratio(base, probe, "seconds"), ratio(base, probe, "sum_rss_mib")
-            time_ratios.append(t_ratio)
-            rss_ratios.append(r_ratio)
-            lines.append(
-                row.format(
-                    f"baseline {name}",
-                    f"{base.seconds:.2f}",
-                    _mib(base),
-                    "",
-                    "",
-                    ",".join(base.heavy),
-                )
-            )
-            lines.append(
-                row.format(
-                    f"tfpcheck {name}",
-                    f"{probe.seconds:.2f}",
-                    _mib(probe),
-                    f"{t_ratio:.2f}x",
-                    f"{r_ratio:.2f}x",
-                    ",".join(probe.heavy),
-                )
-            )
-        targets["probe"] = {
-            "ratios": [round(r, 2) for r in time_ratios],
-            "target": 1.25,
-            "verdict": _verdict(max(time_ratios), 1.25),
-        }
-
-    if "twenty" in figures:
-        base20, probe20 = figures["twenty"]  # type: ignore[misc]
-        ratio20 = ratio(base20, probe20, "seconds")
-        rss20 = ratio(base20, probe20, "sum_rss_mib")
-        lines.append(
-            row.format(
-                "baseline 20 models",
-                f"{base20.seconds:.2f}",
-                _mib(base20),
-                "",
-                "",
-                ",".join(base20.heavy),
-            )
-        )
-        lines.append(
-            row.format(
-                "tfpcheck 20 models, one call",
-                f"{probe20.seconds:.2f}",
-                _mib(probe20),
-                f"{ratio20:.2f}x",
-                f"{rss20:.2f}x",
-                ",".join(probe20.heavy),
-            )
-        )
-        targets["twenty"] = {
-            "ratio": round(ratio20, 2),
-            "target": 1.25,
-            "verdict": _verdict(ratio20, 1.25),
-        }
-        rss_ratios.append(rss20)
-
-    if rss_ratios:
-        targets["rss"] = {
-            "ratios": [round(r, 2) for r in rss_ratios],
-            "target": 1.2,
-            "verdict": _verdict(max(rss_ratios), 1.2),
-        }
-    if "cached" in figures:
-        cached: list[Figure] = figures["cached"]  # type: ignore[assignment]
-        for figure in cached:
-            lines.append(
-                row.format(
-                    f"cached {figure.name.split(' ', 1)[1]}",
-                    f"{figure.seconds:.3f}",
-                    _mib(figure),
-                    "",
-                    "",
-                    ",".join(figure.heavy) or "none",
-                )
-            )
-        slowest = max(f.seconds for f in cached)
-        targets["cached"] = {
-            "max_s": round(slowest, 3),
-            "target_s": 0.3,
-            "verdict": _verdict(slowest, 0.3),
-            "heavy_imports": sorted({m for f in cached for m in f.heavy}),
-        }
-
-    lines.append("")
-    lines.append("targets:")
-    if "static" in targets:
-        s = targets["static"]
-        lines.append(
-            f"  static tier <= 0.3 s/call: median {s['median_s']} s, slowest {s['max_s']} s "
-            f"-> {s['verdict']}; heavy imports: {s['heavy_imports'] or 'none'}"
-        )
-    if "probe" in targets:
-        p = targets["probe"]
-        lines.append(f"  probe <= 1.25x baseline: {p['ratios']} -> {p['verdict']}")
-    if "twenty" in targets:
-        t = targets["twenty"]
-        lines.append(f"  20 models <= 1.25x baseline: {t['ratio']}x -> {t['verdict']}")
-    if "cached" in targets:
-        c = targets["cached"]
-        lines.append(
-            f"  cached re-check <= 0.3 s: slowest {c['max_s']} s -> {c['verdict']}; "
-            f"heavy imports: {c['heavy_imports'] or 'none'}"
-        )
-    if "rss" in targets:
-        r = targets["rss"]
-        lines.append(f"  peak RSS <= 1.2x baseline: {r['ratios']} -> {r['verdict']}")
-    return "\n".join(lines), summary
+    return "\n".join(lines)
 
 
-def _as_json(figures: dict[str, object], summary: dict[str, object]) -> str:
-    def figure(f: Figure) -> dict[str, object]:
-        return asdict(f)
-
-    doc = dict(summary)
-    if "static" in figures:
-        doc["static"] = [figure(f) for f in figures["static"]]  # type: ignore[union-attr]
-    if "single" in figures:
-        doc["single"] = [
-            {"model": name, "baseline": figure(b), "tfpcheck": figure(p)}
-            for name, b, p in figures["single"]  # type: ignore[union-attr]
-        ]
-    if "twenty" in figures:
-        base20, probe20 = figures["twenty"]  # type: ignore[misc]
-        doc["twenty"] = {"baseline": figure(base20), "tfpcheck": figure(probe20)}
-    if "cached" in figures:
-        doc["cached"] = [figure(f) for f in figures["cached"]]  # type: ignore[union-attr]
-    return json.dumps(doc, indent=2)
+def as_json(results: Results, repeat: int) -> str:
+    doc: dict[str, object] = {"machine": machine(), "repeat": repeat}
+    doc["goals"] = [dict(asdict(g), verdict=g.verdict) for g in goals(results)]
+    doc.update(asdict(results))
+    return json.dumps(doc, indent=2, ensure_ascii=False)
 
 
 def main() -> int:
@@ -522,9 +669,9 @@ def main() -> int:
         help="measure only this scenario (repeatable; default: all)",
     )
     args = parser.parse_args()
-    figures = bench(max(1, args.repeat), tuple(args.only or SCENARIOS))
-    table, summary = report(figures, max(1, args.repeat))
-    print(_as_json(figures, summary) if args.json else table)
+    repeat = max(1, args.repeat)
+    results = bench(repeat, tuple(args.only or SCENARIOS))
+    print(as_json(results, repeat) if args.json else report(results, repeat))
     return 0
 
 
