@@ -14,9 +14,9 @@ import pytest
 from conftest import FIXTURES
 from probe_helpers import codes, errors, probe
 
+from tfpcheck.evidence.observations import KLTerm
 from tfpcheck.findings import Finding, Severity
 from tfpcheck.probe import ProbeResult
-from tfpcheck.probe.observations import KLTerm
 from tfpcheck.rules.tfp402_kl_dominates_loss import problem_of
 
 FACTORIES = FIXTURES / "factories"

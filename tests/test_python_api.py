@@ -216,6 +216,9 @@ def test_the_callback_follows_fail_on(live: dict[str, Any]) -> None:
     # the (N, 1) target guess is an info: fail_on="info" stops on it
     assert case["report_codes"] == ["TFP101"]
     assert case["raised"] is not None and case["epochs"] == 0
+    # the advice names tfpcheck.check's arguments, not the command line's options
+    (printed,) = case["printed"]
+    assert 'target_shape="scalar" for (N,)' in printed and "--target-shape" not in printed
 
 
 def test_a_path_with_arrays_is_probed_on_them() -> None:

@@ -185,6 +185,8 @@ def check(
         timeout=timeout,
     )
     severity = Severity(fail_on)
+    from tfpcheck.api_wording import in_api_words
+
     if isinstance(model, str | os.PathLike):
         result = _check_path(os.fspath(model), loss, x, y, options)
     else:
@@ -195,7 +197,7 @@ def check(
                     "it is, with nothing loaded"
                 )
         result = _check_live(model, loss, x, y, options)
-    return Report(result, severity, time.perf_counter() - started)
+    return Report(in_api_words(result), severity, time.perf_counter() - started)
 
 
 def _check_path(path: str, loss: Any, x: Any, y: Any, options: CheckOptions) -> FileResult:

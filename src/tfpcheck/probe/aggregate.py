@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from tfpcheck.findings import Confidence, Finding, Refutation, Where
 
 if TYPE_CHECKING:
-    from tfpcheck.probe.observations import Observation
+    from tfpcheck.evidence.observations import Observation
 
 # code -> codes it explains (and so suppresses) among the probe's own findings.
 EXPLAINS = {

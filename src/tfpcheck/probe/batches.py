@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from tfpcheck.probe.observations import LossInfo, OutputInfo, Shape, TargetVariant
+from tfpcheck.evidence.observations import LossInfo, OutputInfo, Shape, TargetVariant
 
 SEED = 20240611
 SPARSE_LOSSES = frozenset({"sparse_categorical_crossentropy"})

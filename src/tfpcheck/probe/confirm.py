@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from tfpcheck.evidence.observations import DistRecord, Observation, fmt_shape
+from tfpcheck.evidence.where import output_where, probe_finding, record_where
 from tfpcheck.findings import Finding, Severity
-from tfpcheck.probe.observations import DistRecord, Observation, fmt_shape
-from tfpcheck.probe.report import output_where, probe_finding, record_where
 from tfpcheck.rules import BY_CODE
 from tfpcheck.rules.heads import SIGMOID_LOGIT_DISTRIBUTIONS, SOFTMAX_LOGIT_DISTRIBUTIONS
 from tfpcheck.rules.tfp104_distribution_parameter_broadcast import (
@@ -243,7 +243,7 @@ def covariance(obs: Observation) -> Iterator[Finding]:
         if key in seen:
             continue
         seen.add(key)
-        from tfpcheck.probe.report import site_where
+        from tfpcheck.evidence.where import site_where
         from tfpcheck.rules.tfp108_loss_or_forward_fails import error_evidence
 
         yield _finding(

@@ -14,13 +14,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from tfpcheck.probe.batches import take
-from tfpcheck.probe.frames import summarize_error
-from tfpcheck.probe.instrument import Recorder, shape_of
-from tfpcheck.probe.load import TF_KERAS, Loaded
-from tfpcheck.probe.loss import LossPlan
-from tfpcheck.probe.loss_graph import broadcasts, trace
-from tfpcheck.probe.observations import (
+from tfpcheck.evidence.observations import (
     ForwardEval,
     GradientInfo,
     LossEval,
@@ -29,6 +23,12 @@ from tfpcheck.probe.observations import (
     Shape,
     TargetVariant,
 )
+from tfpcheck.probe.batches import take
+from tfpcheck.probe.frames import summarize_error
+from tfpcheck.probe.instrument import Recorder, shape_of
+from tfpcheck.probe.load import TF_KERAS, Loaded
+from tfpcheck.probe.loss import LossPlan
+from tfpcheck.probe.loss_graph import broadcasts, trace
 
 MAX_KEPT = 200_000  # values kept for the rules (probe batches are small)
 

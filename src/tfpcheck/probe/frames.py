@@ -10,10 +10,10 @@ import re
 import sys
 import sysconfig
 import traceback
-from dataclasses import dataclass
 from types import FrameType, TracebackType
 
-from tfpcheck.recorded_files import is_placeholder, why_unknown
+from tfpcheck.evidence.sites import ErrorSummary, Site
+from tfpcheck.recorded_files import is_placeholder
 
 # Packages whose frames are never the user's code (their directories, found when first needed).
 LIBRARY_PACKAGES = (
@@ -53,21 +53,6 @@ def _dirs_of(loaded: tuple[bool, ...]) -> tuple[str, ...]:
         if path:
             dirs.append(os.path.dirname(os.path.abspath(path)))
     return tuple(d.rstrip(os.sep) + os.sep for d in dirs)
-
-
-@dataclass(frozen=True)
-class Site:
-    file: str
-    line: int
-    function: str
-    code: str  # the source line, stripped ("" when unavailable)
-
-    def describe(self) -> str:
-        if is_placeholder(self.file):
-            return (
-                f"{self.function}, line {self.line} (source file unknown: {why_unknown(self.file)})"
-            )
-        return f"{self.file}:{self.line}"
 
 
 # Placeholders that still stand for the user's code: a function rebuilt by cloudpickle 3.1.3
@@ -146,19 +131,6 @@ _TF_NODE = re.compile(r"\{\{function_node [^}]*\}\}\s*")
 _OP_SUFFIX = re.compile(r"[ \t]*\[Op:(\w+)\](?:[ \t]*name:[^\n]*)?")
 _OP_IN_NODE = re.compile(r"__wrapped__(\w+?)_device_")
 _LAYER = re.compile(r"calling layer '([^']+)'|Exception encountered when calling (\w+)\.call")
-
-
-@dataclass(frozen=True)
-class ErrorSummary:
-    kind: str  # exception class name
-    message: str  # one line, TensorFlow's decorations removed
-    op: str | None  # the TensorFlow op that failed, e.g. "Reshape"
-    site: Site | None  # the user's frame
-    layer: str | None  # the Keras layer being called, when the message names one
-
-    def describe(self) -> str:
-        op = f" [op {self.op}]" if self.op else ""
-        return f"{self.kind}: {self.message}{op}"
 
 
 def _first_meaningful_line(text: str) -> str:

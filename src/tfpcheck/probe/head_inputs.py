@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from tfpcheck.probe.observations import HeadCall, Shape
+from tfpcheck.evidence.observations import HeadCall, Shape
 from tfpcheck.rules.heads import WidthSource
 from tfpcheck.rules.params_size import FORMULAS, MIXTURES, HeadSpec
 

@@ -18,9 +18,10 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfpcheck.probe.frames import Site, user_frame_of_stack
+from tfpcheck.evidence.observations import DistRecord, HeadCall, Shape
+from tfpcheck.evidence.sites import Site
+from tfpcheck.probe.frames import user_frame_of_stack
 from tfpcheck.probe.head_inputs import describe_call
-from tfpcheck.probe.observations import DistRecord, HeadCall, Shape
 
 Distribution = tfp.distributions.Distribution
 MAX_VALUES = 200_000  # keep parameter values up to this size (probe batches are small)

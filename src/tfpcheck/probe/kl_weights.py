@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfpcheck.probe.observations import KLMethod, KLTerm
+from tfpcheck.evidence.observations import KLMethod, KLTerm
 
 tfd = tfp.distributions
 tfpl = tfp.layers

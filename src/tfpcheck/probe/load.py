@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from tfpcheck.evidence.sites import ErrorSummary
 from tfpcheck.findings import Confidence, Finding, Where
-from tfpcheck.probe.frames import ErrorSummary, summarize_error
+from tfpcheck.probe.frames import summarize_error
 from tfpcheck.probe.rebuild import Unrebuildable, unrebuildable_layer
 from tfpcheck.probe.user_code import UserCodeError, call_factory, module_objects
 from tfpcheck.rules import tfp009_saved_layer_cannot_be_reloaded as tfp009

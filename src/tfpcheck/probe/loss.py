@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from tfpcheck.evidence.observations import LossInfo, Shape
+from tfpcheck.evidence.sites import Site
 from tfpcheck.losses import LOGIT_AWARE_LOSSES, LossSpec, canonical_loss_name, loss_file_error
-from tfpcheck.probe.frames import Site
 from tfpcheck.probe.instrument import shape_of
-from tfpcheck.probe.observations import LossInfo, Shape
 from tfpcheck.probe.user_code import UserCodeError, import_module, resolve, split_reference
 
 # Class names of the Keras losses that accept from_logits, in both Kerases.

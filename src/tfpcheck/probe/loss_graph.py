@@ -20,8 +20,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from tfpcheck.probe.frames import Site, is_library, is_orchestration
-from tfpcheck.probe.observations import Broadcast, LossGraph, Shape
+from tfpcheck.evidence.observations import Broadcast, LossGraph, Shape
+from tfpcheck.evidence.sites import Site
+from tfpcheck.probe.frames import is_library, is_orchestration
 
 MAX_OPS = 5_000  # a loss is small; a bigger graph is not read (its cost would be the probe's)
 MAX_WALK = 32  # producers followed back from a tensor to where its rank was dropped

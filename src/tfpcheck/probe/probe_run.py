@@ -8,6 +8,14 @@ from typing import Any
 
 import numpy as np
 
+from tfpcheck.evidence.observations import (
+    ForwardEval,
+    LayerInfo,
+    LossEval,
+    Observation,
+    SinglesEval,
+    TargetVariant,
+)
 from tfpcheck.findings import Finding, Refutation
 from tfpcheck.losses import DEFAULT_NLL_NOTE, LossSpec
 from tfpcheck.probe import ProbeRequest, ProbeResult
@@ -41,14 +49,6 @@ from tfpcheck.probe.load import (
     load_model_file,
 )
 from tfpcheck.probe.loss import LossUsageError, build_loss, import_loss_module
-from tfpcheck.probe.observations import (
-    ForwardEval,
-    LayerInfo,
-    LossEval,
-    Observation,
-    SinglesEval,
-    TargetVariant,
-)
 from tfpcheck.probe.outputs import (
     OutputSplitError,
     is_multi_output,
@@ -504,7 +504,7 @@ def _output_difference(
 
 
 def _shape(shape: tuple[int, ...]) -> str:
-    from tfpcheck.probe.observations import fmt_shape
+    from tfpcheck.evidence.observations import fmt_shape
 
     return fmt_shape(shape)
 

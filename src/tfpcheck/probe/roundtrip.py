@@ -9,10 +9,11 @@ import shutil
 import tempfile
 from typing import Any
 
+from tfpcheck.evidence.sites import ErrorSummary
+from tfpcheck.evidence.where import probe_finding
 from tfpcheck.findings import Finding, Where
-from tfpcheck.probe.frames import ErrorSummary, summarize_error
+from tfpcheck.probe.frames import summarize_error
 from tfpcheck.probe.load import TF_KERAS, UNKNOWN_OBJECT, Loaded
-from tfpcheck.probe.report import probe_finding
 from tfpcheck.rules.tfp006_save_roundtrip_fails import RULE
 
 LAYER_IN_MESSAGE = (

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 
-from tfpcheck.probe.observations import DistRecord, LossEval, Observation, TargetVariant
-from tfpcheck.probe.report import record_where
+from tfpcheck.evidence.observations import DistRecord, LossEval, Observation, TargetVariant
+from tfpcheck.evidence.where import record_where
 from tfpcheck.shapes import DistRow, DistShape, LossShapes, ShapeTable
 
 Key = tuple[object, ...]

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
-from tfpcheck.probe.frames import ErrorSummary, summarize_error
+from tfpcheck.evidence.sites import ErrorSummary
+from tfpcheck.probe.frames import summarize_error
 from tfpcheck.references import is_file_target
 
 

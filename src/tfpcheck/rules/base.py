@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from tfpcheck.findings import Confidence, Finding, Severity, Tier, Where
 
 if TYPE_CHECKING:
+    from tfpcheck.evidence.observations import Observation
     from tfpcheck.rules.context import StaticContext
 
 
@@ -21,13 +22,12 @@ class RuleDoc:
 
 
 StaticCheck = Callable[["StaticContext"], Iterable[Finding]]
-# Takes a probe Observation (tfpcheck.probe.observations); typed loosely so that the rule
-# registry does not depend on the probe package.
-ProbeCheck = Callable[[Any], Iterable[Finding]]
+# Judges what one probe run observed (the probe fills it; tfpcheck.evidence holds the type)
+ProbeCheck = Callable[["Observation"], Iterable[Finding]]
 # Takes one of the rule's static findings (a guess from the configuration or the source) and
 # a probe Observation; returns what the probe saw that disproves the guess (it ran what the
 # guess is about, at the shapes in question, without the problem), or None.
-RefuteCheck = Callable[[Finding, Any], str | None]
+RefuteCheck = Callable[[Finding, "Observation"], str | None]
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,7 @@ from tfpcheck.rules.base import Rule, RuleDoc
 from tfpcheck.source_scan import SourceScan
 
 if TYPE_CHECKING:
-    from tfpcheck.probe.frames import Site
-    from tfpcheck.probe.observations import (
+    from tfpcheck.evidence.observations import (
         Broadcast,
         DistRecord,
         LossEval,
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
         Observation,
         TargetVariant,
     )
+    from tfpcheck.evidence.sites import Site
 
 # y_pred[:, 0] / t[..., 1]: a rank-dropping integer index on the last axis.
 RANK_DROPPING = re.compile(r"\[\s*(:|\.\.\.)\s*,\s*(-?\d+)\s*\]")
@@ -66,7 +66,7 @@ def _record_pair(e1: LossEval, en: LossEval, n: int) -> tuple[Any, DistRecord] |
 
 
 def _fix(record: DistRecord | None, en: LossEval) -> str:
-    from tfpcheck.probe.observations import fmt_shape
+    from tfpcheck.evidence.observations import fmt_shape
 
     if record is not None:
         value, batch = record.value_shape or (), record.batch_shape or ()
@@ -180,7 +180,7 @@ def _arithmetic_findings(scan: SourceScan) -> Iterator[Finding]:
 
 
 def _record_evidence(record: DistRecord, r1: DistRecord, n: int) -> dict[str, Any]:
-    from tfpcheck.probe.observations import fmt_shape
+    from tfpcheck.evidence.observations import fmt_shape
 
     evidence: dict[str, Any] = {
         "distribution": record.distribution,
@@ -196,7 +196,7 @@ def _record_evidence(record: DistRecord, r1: DistRecord, n: int) -> dict[str, An
 
 
 def _broadcast_evidence(broadcast: Broadcast, graph: LossGraph, n: int) -> dict[str, Any]:
-    from tfpcheck.probe.observations import fmt_shape
+    from tfpcheck.evidence.observations import fmt_shape
 
     evidence: dict[str, Any] = {
         "op": broadcast.op,
@@ -212,7 +212,7 @@ def _broadcast_evidence(broadcast: Broadcast, graph: LossGraph, n: int) -> dict[
 
 
 def _broadcast_subject(broadcast: Broadcast, en: LossEval) -> str:
-    from tfpcheck.probe.observations import fmt_shape
+    from tfpcheck.evidence.observations import fmt_shape
 
     shapes = " with ".join(fmt_shape(s) for s in broadcast.input_shapes)
     site = broadcast.site
@@ -224,7 +224,7 @@ def _broadcast_subject(broadcast: Broadcast, en: LossEval) -> str:
 
 
 def _broadcast_fix(graph: LossGraph, en: LossEval) -> str:
-    from tfpcheck.probe.observations import fmt_shape
+    from tfpcheck.evidence.observations import fmt_shape
 
     edits = [
         f"at {site.describe()} write `{fixed}`"
@@ -247,8 +247,8 @@ def _broadcast_fix(graph: LossGraph, en: LossEval) -> str:
 
 
 def _target_finding(obs: Observation, target: TargetVariant) -> Finding | None:
-    from tfpcheck.probe.observations import fmt_shape
-    from tfpcheck.probe.report import (
+    from tfpcheck.evidence.observations import fmt_shape
+    from tfpcheck.evidence.where import (
         loss_where,
         probe_finding,
         record_where,
@@ -344,7 +344,7 @@ def _guessed_log_prob(finding: Finding, record: DistRecord) -> bool:
 
 
 def _refute_log_prob(finding: Finding, obs: Observation) -> str | None:
-    from tfpcheck.probe.observations import fmt_shape
+    from tfpcheck.evidence.observations import fmt_shape
 
     n, seen = obs.batch_size, []
     for target in obs.targets:
@@ -367,7 +367,7 @@ def _refute_log_prob(finding: Finding, obs: Observation) -> str | None:
 
 
 def _refute_arithmetic(finding: Finding, obs: Observation) -> str | None:
-    from tfpcheck.probe.observations import fmt_shape
+    from tfpcheck.evidence.observations import fmt_shape
 
     where, n, seen = finding.where, obs.batch_size, []
     for target in obs.targets:

@@ -10,8 +10,8 @@ from tfpcheck.rules.base import Rule, RuleDoc
 from tfpcheck.rules.tfp108_loss_or_forward_fails import error_evidence, error_where
 
 if TYPE_CHECKING:
-    from tfpcheck.probe.frames import ErrorSummary
-    from tfpcheck.probe.observations import Observation
+    from tfpcheck.evidence.observations import Observation
+    from tfpcheck.evidence.sites import ErrorSummary
 
 FIX = (
     "Do not write the batch size into the model or the loss: use -1 or tf.shape(t)[0] for the "
@@ -33,7 +33,7 @@ def _make(
     target: str | None,
     severity: Severity,
 ) -> Finding:
-    from tfpcheck.probe.report import probe_finding
+    from tfpcheck.evidence.where import probe_finding
 
     what = "the forward pass" if stage == "forward" else f"the loss ({obs.loss.label})"
     evidence = {
@@ -57,7 +57,7 @@ def _make(
 
 
 def check_probe(obs: Observation) -> Iterator[Finding]:
-    from tfpcheck.probe.report import severity_for
+    from tfpcheck.evidence.where import severity_for
 
     n = obs.batch_size
     if n == 1:

@@ -11,12 +11,12 @@ from tfpcheck.rules.base import Rule, RuleDoc
 from tfpcheck.rules.tfp101_loss_broadcasts_across_batch import grows_as_n_squared
 
 if TYPE_CHECKING:
-    from tfpcheck.probe.observations import Observation
+    from tfpcheck.evidence.observations import Observation
 
 
 def check_probe(obs: Observation) -> Iterator[Finding]:
-    from tfpcheck.probe.observations import fmt_shape
-    from tfpcheck.probe.report import loss_where, probe_finding, record_where, severity_for
+    from tfpcheck.evidence.observations import fmt_shape
+    from tfpcheck.evidence.where import loss_where, probe_finding, record_where, severity_for
 
     n = obs.batch_size
     for target in obs.targets:

@@ -9,7 +9,7 @@ from tfpcheck.findings import Finding, Severity
 from tfpcheck.rules.base import Rule, RuleDoc
 
 if TYPE_CHECKING:
-    from tfpcheck.probe.observations import DistRecord, Observation
+    from tfpcheck.evidence.observations import DistRecord, Observation
 
 
 def broadcast_parameters(record: DistRecord, n: int) -> dict[str, tuple[int, ...]] | None:
@@ -59,8 +59,8 @@ def width_fix(obs: Observation, record: DistRecord, params: dict[str, tuple[int,
 
 
 def check_probe(obs: Observation) -> Iterator[Finding]:
-    from tfpcheck.probe.observations import fmt_shape
-    from tfpcheck.probe.report import probe_finding, record_where
+    from tfpcheck.evidence.observations import fmt_shape
+    from tfpcheck.evidence.where import probe_finding, record_where
 
     n = obs.batch_size
     if n < 2:

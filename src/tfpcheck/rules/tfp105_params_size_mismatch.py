@@ -24,7 +24,7 @@ from tfpcheck.rules.heads import (
 from tfpcheck.rules.params_size import MIXTURES, HeadSpec, head_spec
 
 if TYPE_CHECKING:
-    from tfpcheck.probe.observations import HeadCall, Observation
+    from tfpcheck.evidence.observations import HeadCall, Observation
 
 # Families whose parameters are elementwise: every parameter slice must be equally wide.
 ELEMENTWISE_FAMILIES = frozenset(
@@ -279,8 +279,8 @@ def confirm_widths(obs: Observation, static: tuple[Finding, ...]) -> Iterator[Fi
     Works whatever made the width (Conv and Flatten, a Concatenate, a Lambda). Where the
     forward pass fails in that head, the failure is this finding's evidence, not TFP108.
     """
-    from tfpcheck.probe.observations import fmt_shape
-    from tfpcheck.probe.report import probe_finding
+    from tfpcheck.evidence.observations import fmt_shape
+    from tfpcheck.evidence.where import probe_finding
     from tfpcheck.rules.tfp108_loss_or_forward_fails import error_evidence
 
     seen: set[str] = set()
@@ -337,7 +337,7 @@ def confirm_construction(calls: list[HeadCall], failures: list[Finding]) -> list
     """A factory whose model cannot be built because a head's width is wrong: TFP105 in
     place of the failure. Some heads check their width as the model is connected (an odd
     width split in two, a scale that is no triangular matrix), before any probe batch."""
-    from tfpcheck.probe.report import probe_finding
+    from tfpcheck.evidence.where import probe_finding
 
     failed = [(c, m) for c in calls if c.failed and (m := _mismatched(c)) is not None]
     crash = next((f for f in failures if f.code == "TFP108"), None)

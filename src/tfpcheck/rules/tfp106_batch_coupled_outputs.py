@@ -9,13 +9,13 @@ from tfpcheck.findings import Finding, Severity
 from tfpcheck.rules.base import Rule, RuleDoc
 
 if TYPE_CHECKING:
-    from tfpcheck.probe.observations import Observation
+    from tfpcheck.evidence.observations import Observation
 
 TOLERANCE = 1e-3  # float32 kernels give ~1e-6 differences between batch sizes
 
 
 def check_probe(obs: Observation) -> Iterator[Finding]:
-    from tfpcheck.probe.report import output_where, probe_finding
+    from tfpcheck.evidence.where import output_where, probe_finding
 
     singles = obs.singles
     if singles is None or obs.stochastic_output or singles.output_max_diff is None:

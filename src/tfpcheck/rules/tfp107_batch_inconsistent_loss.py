@@ -10,13 +10,13 @@ from tfpcheck.findings import Finding, Severity
 from tfpcheck.rules.base import Rule, RuleDoc
 
 if TYPE_CHECKING:
-    from tfpcheck.probe.observations import Observation
+    from tfpcheck.evidence.observations import Observation
 
 RELATIVE_TOLERANCE = 1e-3
 
 
 def check_probe(obs: Observation) -> Iterator[Finding]:
-    from tfpcheck.probe.report import loss_where, probe_finding
+    from tfpcheck.evidence.where import loss_where, probe_finding
 
     singles = obs.singles
     if singles is None or obs.stochastic_loss or singles.batch_loss is None:

@@ -9,8 +9,8 @@ from tfpcheck.findings import Finding, Severity
 from tfpcheck.rules.base import Rule, RuleDoc
 
 if TYPE_CHECKING:
-    from tfpcheck.probe.frames import ErrorSummary
-    from tfpcheck.probe.observations import Observation
+    from tfpcheck.evidence.observations import Observation
+    from tfpcheck.evidence.sites import ErrorSummary
 
 
 def error_evidence(error: ErrorSummary) -> dict[str, Any]:
@@ -27,7 +27,7 @@ def error_evidence(error: ErrorSummary) -> dict[str, Any]:
 
 
 def error_where(obs: Observation, error: ErrorSummary, stage: str = "forward") -> Any:
-    from tfpcheck.probe.report import loss_where, site_where
+    from tfpcheck.evidence.where import loss_where, site_where
 
     if error.site is None and error.layer is None and stage != "forward":
         return loss_where(obs)  # failed inside Keras: point at the loss in use
@@ -58,7 +58,7 @@ def _fix(error: ErrorSummary) -> str:
 
 
 def check_probe(obs: Observation) -> Iterator[Finding]:
-    from tfpcheck.probe.report import probe_finding, severity_for
+    from tfpcheck.evidence.where import probe_finding, severity_for
 
     n = obs.batch_size
     one, many = obs.forwards.get(1), obs.forwards.get(n)

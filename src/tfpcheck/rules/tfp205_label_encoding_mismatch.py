@@ -11,7 +11,7 @@ from tfpcheck.rules.base import Rule, RuleDoc
 if TYPE_CHECKING:
     import numpy as np
 
-    from tfpcheck.probe.observations import LossEval, Observation
+    from tfpcheck.evidence.observations import LossEval, Observation
 
 SPARSE_CONSUMERS = frozenset({"sparse_categorical_crossentropy"})
 ONE_HOT_CONSUMERS = frozenset({"categorical_crossentropy", "categorical_focal_crossentropy"})
@@ -73,8 +73,8 @@ def _consumer(obs: Observation) -> str | None:
 
 
 def check_probe(obs: Observation) -> Iterator[Finding]:
-    from tfpcheck.probe.observations import fmt_shape
-    from tfpcheck.probe.report import loss_where, output_where, probe_finding
+    from tfpcheck.evidence.observations import fmt_shape
+    from tfpcheck.evidence.where import loss_where, output_where, probe_finding
 
     if obs.targets_source == "synthesized":
         return  # synthesized targets are right by construction

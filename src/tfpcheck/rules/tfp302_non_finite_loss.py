@@ -10,14 +10,14 @@ from tfpcheck.findings import Finding, Severity
 from tfpcheck.rules.base import Rule, RuleDoc
 
 if TYPE_CHECKING:
-    from tfpcheck.probe.observations import Observation
+    from tfpcheck.evidence.observations import Observation
 
 
 def check_probe(obs: Observation) -> Iterator[Finding]:
     import numpy as np
 
-    from tfpcheck.probe.observations import fmt_shape
-    from tfpcheck.probe.report import loss_where, probe_finding, severity_for
+    from tfpcheck.evidence.observations import fmt_shape
+    from tfpcheck.evidence.where import loss_where, probe_finding, severity_for
 
     for evaluation in sorted(obs.evals, key=lambda e: (not e.target.canonical, -e.batch_size)):
         if evaluation.error is not None:

@@ -9,11 +9,11 @@ from tfpcheck.findings import Finding, Severity, Where
 from tfpcheck.rules.base import Rule, RuleDoc
 
 if TYPE_CHECKING:
-    from tfpcheck.probe.observations import Observation
+    from tfpcheck.evidence.observations import Observation
 
 
 def check_probe(obs: Observation) -> Iterator[Finding]:
-    from tfpcheck.probe.report import probe_finding
+    from tfpcheck.evidence.where import probe_finding
 
     candidates = [
         e for e in obs.evals if e.batch_size == obs.batch_size and e.error is None and e.gradients

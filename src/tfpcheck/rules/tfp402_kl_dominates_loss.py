@@ -11,7 +11,7 @@ from tfpcheck.findings import Finding, Severity, Where
 from tfpcheck.rules.base import Rule, RuleDoc
 
 if TYPE_CHECKING:
-    from tfpcheck.probe.observations import KLTerm, LossEval, Observation
+    from tfpcheck.evidence.observations import KLTerm, LossEval, Observation
 
 # A weight within this factor of 1/N is 1/N (the KL of a Monte Carlo penalty, the N the user
 # gives, 1/(N - validation split) all move it a little); within it of 1 it is unscaled.
@@ -178,7 +178,7 @@ def _weight_finding(
     index_of: Callable[[str], int | None],
     evidence: dict[str, Any],
 ) -> Finding:
-    from tfpcheck.probe.report import probe_finding
+    from tfpcheck.evidence.where import probe_finding
 
     n = obs.num_examples
     # The finding points at the term that adds the most; the others are named after it.
@@ -243,7 +243,7 @@ def _magnitude_finding(
     """Layers whose KL weight tfpcheck cannot measure (a custom layer's add_loss, a KL it
     cannot evaluate), judged by size as before. A warning: a correctly scaled KL of a large
     network can still be many times the data loss at initialization."""
-    from tfpcheck.probe.report import probe_finding
+    from tfpcheck.evidence.where import probe_finding
 
     weighed = {t.top for t in terms if t.weight is not None or t.kind == "latent"}
     unweighed = {k: v for k, v in extra_losses.items() if k not in weighed}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tfpcheck.evidence.observations import DistRecord, LossEval, Observation, fmt_shape
+from tfpcheck.evidence.sites import Site
 from tfpcheck.findings import Confidence, Finding, Severity, Where
-from tfpcheck.probe.frames import Site
-from tfpcheck.probe.observations import DistRecord, LossEval, Observation, fmt_shape
 
 if TYPE_CHECKING:  # rules import this module: only the type, never the import
     from tfpcheck.rules.base import Rule

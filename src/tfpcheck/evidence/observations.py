@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from tfpcheck.probe.frames import ErrorSummary, Site
-from tfpcheck.rules.heads import WidthSource
-from tfpcheck.rules.params_size import HeadSpec
+from tfpcheck.evidence.sites import ErrorSummary, Site
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the rules' types, for annotations only: this module imports no rule
     import numpy as np
+
+    from tfpcheck.rules.heads import WidthSource
+    from tfpcheck.rules.params_size import HeadSpec
 
 Shape = tuple[int, ...]
 
