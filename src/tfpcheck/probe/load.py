@@ -36,8 +36,21 @@ KERAS3_TFP_LAYER_ERRORS = (
     "Only instances of `keras.Layer` can be added",
     "not a valid Keras layer",
     "A KerasTensor cannot be used as input to a TensorFlow function",
-    "The added layer must be an instance of class Layer",
 )
+# tf_keras' refusal of a layer that is not its own: a flavor mismatch only when what it got
+# is Keras 3's (a layer that failed to deserialize arrives as a str, say, and is TFP009's)
+TF_KERAS_REFUSED_LAYER = re.compile(
+    r"The added layer must be an instance of class Layer.*of type <class '(keras|tf\.keras)\.", re.S
+)
+
+
+def _flavor_refused(text: str) -> bool:
+    """Whether an error says Keras 3 and tf_keras objects met (tfp.layers need tf_keras)."""
+    return any(m in text for m in KERAS3_TFP_LAYER_ERRORS) or bool(
+        TF_KERAS_REFUSED_LAYER.search(text)
+    )
+
+
 UNKNOWN_OBJECT = re.compile(
     r"(?:Unknown (layer|loss function|metric function|activation function|object|"
     r"regularizer|initializer|constraint|optimizer)|Could not locate (class|function))"
@@ -187,10 +200,7 @@ def _classify_load_error(
     text = str(exc)
     if isinstance(exc, ModuleNotFoundError) and exc.name in {"tf_keras", "keras"}:
         return LoadFailure([missing_keras(exc.name, f"loading {os.path.basename(path)}")])
-    if flavor == KERAS3 and (
-        any(marker in text for marker in KERAS3_TFP_LAYER_ERRORS)
-        or "tensorflow_probability" in text
-    ):
+    if flavor == KERAS3 and (_flavor_refused(text) or "tensorflow_probability" in text):
         return LoadFailure([flavor_mismatch(summary, f"loading {os.path.basename(path)}")])
     match = UNKNOWN_OBJECT.search(text)
     if match and flavor == KERAS3 and match.group(3) in TFP_LAYER_NAMES:
@@ -341,7 +351,7 @@ def load_factory(reference: str) -> Loaded | LoadFailure:
         }:
             return LoadFailure([missing_keras(exc.exception.name, exc.what)])
         if (
-            any(marker in text for marker in KERAS3_TFP_LAYER_ERRORS)
+            _flavor_refused(text)
             or (summary.layer is not None and "tensorflow_probability" in text)
             or _keras3_tensor_in_tfp_layers(exc.exception)
         ):
