@@ -370,7 +370,9 @@ def _target_shape(value: tuple[int, ...] | int | str | None) -> tuple[int, ...] 
     if value is None:
         return None
     if isinstance(value, str):
-        if value.replace(" ", "").lower() in ("scalar", "()"):
+        from tfpcheck.option_values import SCALAR_TARGET
+
+        if value.replace(" ", "").lower() in SCALAR_TARGET:
             return ()
         value = tuple(int(d) for d in value.strip("() ").split(",") if d.strip())
     shape = (value,) if isinstance(value, int) else tuple(int(d) for d in value)
@@ -379,24 +381,19 @@ def _target_shape(value: tuple[int, ...] | int | str | None) -> tuple[int, ...] 
     return shape
 
 
-def _codes(value: str | Iterable[str] | None, option: str) -> list[str]:
-    from tfpcheck.rules import REGISTRY
-
-    items = [value] if isinstance(value, str) else list(value or [])
-    codes = [code.strip().upper() for item in items for code in item.split(",") if code.strip()]
-    known = [rule.code for rule in REGISTRY]
-    for code in codes:
-        if not any(k.startswith(code) for k in known):
-            raise ValueError(f"{option}={value!r}: no rule code starts with '{code}'")
-    return codes
+def _listed(codes: str | Iterable[str] | None) -> list[str]:
+    return [codes] if isinstance(codes, str) else list(codes or [])
 
 
 def _selector(select: str | Iterable[str] | None, ignore: str | Iterable[str] | None) -> Selector:
-    from tfpcheck.options import VERBOSE_ONLY  # shown when selected by code, as without -v
+    """As the command line selects without -v; a code that matches no rule is a ValueError."""
+    from tfpcheck.option_values import UsageError
+    from tfpcheck.options import selector
 
-    chosen = _codes(select, "select")
-    quiet = [code for code in VERBOSE_ONLY if code not in chosen]
-    return Selector.from_lists(chosen, _codes(ignore, "ignore") + quiet)
+    try:
+        return selector(_listed(select), _listed(ignore), False, ("select", "ignore"))
+    except UsageError as exc:
+        raise ValueError(str(exc)) from None
 
 
 __all__ = ["CheckFailed", "Report", "check"]

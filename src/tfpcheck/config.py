@@ -27,16 +27,11 @@ PYPROJECT = "pyproject.toml"
 
 # The keys and what they hold come from the table of options (options.OPTIONS): "run" keys
 # apply to the whole run; "model" keys may also be set per `[[tool.tfpcheck.models]]` table.
-GLOBAL_ONLY = RUN_KEYS
 TOP_KEYS = (*MODEL_KEYS, *RUN_KEYS, "models")
 
 
 class ConfigError(Exception):
     """A configuration file that cannot be used: one line naming the file and the key."""
-
-
-def param_of(key: str) -> str:
-    return CONFIG_KEYS[key].param
 
 
 def _show(value: Any) -> str:
@@ -146,7 +141,7 @@ def _read_values(
     for key, raw in table.items():
         if key not in known:
             message = _unknown(key, known)
-            if key in GLOBAL_ONLY:
+            if key in RUN_KEYS:
                 message = f"'{key}' applies to the whole run: set it in the top-level table"
             elif key == "tool" and "[tool.tfpcheck]" not in where:
                 message += (

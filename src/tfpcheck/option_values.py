@@ -79,9 +79,8 @@ def codes(value: Any, base: Path) -> list[str]:
     return [code.strip().upper() for code in value]
 
 
-def choice(choices: Callable[[], list[str]]) -> Validator:
+def choice(allowed: list[str]) -> Validator:
     def check(value: Any, base: Path) -> str:
-        allowed = choices()
         if value not in allowed:
             raise BadValue("must be one of " + ", ".join(f'"{c}"' for c in allowed))
         return str(value)

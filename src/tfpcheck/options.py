@@ -101,37 +101,31 @@ def _loss(values: Values, given: set[str]) -> Any:
     return spec
 
 
-def _quiet_codes(values: Values, select: list[str]) -> list[str]:
-    if values["verbose"]:
-        return []
-    chosen = {code.upper() for code in select}
-    return [code for code in VERBOSE_ONLY if code not in chosen]
+def selector(
+    select: list[str] | None,
+    ignore: list[str] | None,
+    verbose: bool,
+    names: tuple[str, str] = ("--select", "--ignore"),
+) -> Selector:
+    """Which codes are reported: --select and --ignore (code prefixes, comma-separated or
+    repeated; one that matches no rule is a UsageError naming `names`), and without -v the
+    VERBOSE_ONLY codes unless selected by code. The command line's and the Python API's."""
+    from tfpcheck.selection import Selector
+
+    chosen = value.split_codes(select, names[0])
+    selected = {code.upper() for code in chosen}
+    quiet = [] if verbose else [code for code in VERBOSE_ONLY if code not in selected]
+    return Selector.from_lists(chosen, value.split_codes(ignore, names[1]) + quiet)
 
 
 def _selector(values: Values, given: set[str]) -> Selector:
-    from tfpcheck.selection import Selector
-
-    select = value.split_codes(values["select"], "--select")
-    ignore = value.split_codes(values["ignore"], "--ignore") + _quiet_codes(values, select)
-    return Selector.from_lists(select, ignore)
+    return selector(values["select"], values["ignore"], values["verbose"])
 
 
 def _timeout(values: Values, given: set[str]) -> float:
     if not values["timeout"] > 0:
         raise UsageError(f"--timeout {values['timeout']:g}: must be a positive number of seconds")
     return float(values["timeout"])
-
-
-def _formats() -> list[str]:
-    return [f.value for f in OutputFormat]
-
-
-def _severities() -> list[str]:
-    return [f.value for f in FailOn]
-
-
-def _devices() -> list[str]:
-    return [d.value for d in Device]
 
 
 def _version_callback(given: bool) -> None:
@@ -342,7 +336,7 @@ OPTIONS: tuple[Option, ...] = (
         "Run the probe on the CPU (default: leaves GPUs to training) or the GPU.",
         key="device",
         scope="run",
-        validate=value.choice(_devices),
+        validate=value.choice([d.value for d in Device]),
         sets="device",
         convert=lambda values, given: Device(values["device"]).value,
         unkeyed="it decides where the probe runs (CPU or GPU), not what it finds",
@@ -365,7 +359,7 @@ OPTIONS: tuple[Option, ...] = (
         "Output format.",
         key="format",
         scope="run",
-        validate=value.choice(_formats),
+        validate=value.choice([f.value for f in OutputFormat]),
     ),
     Option(
         "fail_on",
@@ -375,7 +369,7 @@ OPTIONS: tuple[Option, ...] = (
         "Exit 1 on findings at or above this severity.",
         key="fail-on",
         scope="run",
-        validate=value.choice(_severities),
+        validate=value.choice([f.value for f in FailOn]),
     ),
     Option(
         "quiet",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tfpcheck.findings import Where
@@ -222,7 +222,7 @@ class ShapeTable:
 class Shapes(Sequence[DistRow]):
     """`Report.shapes`: the rows of every table, in call order; prints as the table."""
 
-    tables: tuple[ShapeTable, ...] = field(default=())
+    tables: tuple[ShapeTable, ...] = ()
 
     @property
     def rows(self) -> tuple[DistRow, ...]:
