@@ -216,11 +216,7 @@ def live_result(label: str, options: CheckOptions, result: ProbeResult) -> FileR
 
 def source_findings(specs: list[str]) -> list[Finding]:
     """Static findings from the user's own source files (a loss or factory FILE.py:NAME)."""
-    from tfpcheck.rules import tfp101_loss_broadcasts_across_batch as tfp101
-    from tfpcheck.rules import tfp202_double_softmax as tfp202
-    from tfpcheck.rules import tfp203_double_sigmoid as tfp203
-    from tfpcheck.rules import tfp301_unconstrained_scale as tfp301
-    from tfpcheck.rules import tfp304_full_covariance_parameterization as tfp304
+    from tfpcheck.rules import REGISTRY
     from tfpcheck.source_scan import scan_spec
 
     findings: list[Finding] = []
@@ -228,9 +224,9 @@ def source_findings(specs: list[str]) -> list[Finding]:
         scan = scan_spec(spec)
         if scan is None:
             continue
-        findings.extend(tfp304.source_findings(scan.calls))
-        for rule in (tfp101, tfp202, tfp203, tfp301):
-            findings.extend(rule.source_findings(scan))
+        for rule in REGISTRY:
+            if rule.check_source is not None:
+                findings.extend(rule.check_source(scan))
     return findings
 
 

@@ -7,53 +7,26 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from tfpcheck.findings import Confidence, Finding, Refutation, Where
+from tfpcheck.rules import BY_CODE
 
 if TYPE_CHECKING:
     from tfpcheck.evidence.observations import Observation
 
-# code -> codes it explains (and so suppresses) among the probe's own findings.
-EXPLAINS = {
-    "TFP201": {"TFP108", "TFP102", "TFP401", "TFP302"},
-    "TFP101": {"TFP107", "TFP103"},
-    "TFP104": {"TFP103"},
-    "TFP301": {"TFP302"},
-    "TFP304": {"TFP302"},  # a covariance that is not positive definite: its log_prob is NaN
-    "TFP205": {"TFP101", "TFP102", "TFP103", "TFP108", "TFP107"},
-    # logits read as probabilities: samples out of range and NaN log_probs follow from it
-    "TFP204": {"TFP108", "TFP302"},
-}
-
 
 def suppress(findings: list[Finding]) -> list[Finding]:
+    """Drop the findings another one explains, each rule saying what its findings explain
+    (`Rule.explains`, whole codes) or absorb as their evidence (`Rule.absorbs`, one finding
+    at a time); then a symptom's fix points to its cause's (`Rule.fixed_by`)."""
     codes = {f.code for f in findings}
-    dropped = set().union(*(EXPLAINS[c] for c in codes if c in EXPLAINS))
+    dropped = set().union(*(BY_CODE[c].explains for c in codes if c in BY_CODE))
     kept = [f for f in findings if f.code not in dropped]
-    # A head that fails because of its input width is TFP105's evidence: the failure at
-    # that layer, or the same error raised deeper (a mixture's component layer, the factory).
-    width = [f for f in kept if f.code == "TFP105"]
-    wrong_width = {f.where.layer for f in width if "op" in f.evidence}
-    width_errors = {f.evidence["error"] for f in width if "error" in f.evidence}
+    absorbing = [(f, BY_CODE[f.code].absorbs) for f in kept if f.code in BY_CODE]
     kept = [
         f
         for f in kept
-        if not (
-            f.code == "TFP108"
-            and (f.where.layer in wrong_width or f.evidence.get("error") in width_errors)
-        )
+        if not any(absorbs is not None and absorbs(own, f) for own, absorbs in absorbing)
     ]
-    # A failed Cholesky is TFP304's evidence, not a separate failure.
-    if any(f.code == "TFP304" and "op" in f.evidence for f in kept):
-        kept = [
-            f
-            for f in kept
-            if not (f.code in {"TFP108", "TFP102"} and "cholesky" in str(f.evidence).lower())
-        ]
     return _refer(kept)
-
-
-# code -> the code whose finding at the same layer names the cause and carries the fix:
-# a broadcast (TFP104) of a head fed the wrong width (TFP105) is fixed by fixing the width.
-FIXED_BY = {"TFP104": "TFP105"}
 
 
 def _refer(findings: list[Finding]) -> list[Finding]:
@@ -61,12 +34,12 @@ def _refer(findings: list[Finding]) -> list[Finding]:
     present = {(f.code, _base(f.where.layer)) for f in findings}
     referred = []
     for finding in findings:
-        cause = FIXED_BY.get(finding.code)
+        rule = BY_CODE.get(finding.code)
+        cause = rule.fixed_by if rule is not None else None
         layer = _base(finding.where.layer)
-        if cause is not None and layer is not None and (cause, layer) in present:
-            finding = replace(
-                finding, fix=f"The width feeding '{layer}' is the cause: see {cause}'s fix."
-            )
+        if cause is not None and layer is not None and (cause.cause, layer) in present:
+            fix = cause.fix.format(layer=layer, cause=cause.cause)
+            finding = replace(finding, fix=fix)
         referred.append(finding)
     return referred
 
@@ -142,8 +115,6 @@ def finalize(probe: list[Finding], static: tuple[Finding, ...]) -> list[Finding]
 
 def refutations(obs: Observation, static: Iterable[Finding]) -> list[Refutation]:
     """The static guesses this observation disproves, each asked of the rule that made it."""
-    from tfpcheck.rules import BY_CODE
-
     found = []
     for finding in static:
         rule = BY_CODE.get(finding.code)

@@ -277,7 +277,7 @@ def load_model_file(
         first = _classify_load_error(exc, path, flavor, keras, objects)
     # The compile config may be what failed (a loss function we cannot find): without it the
     # model may still load, and --loss may not need the compiled loss at all.
-    if not first.findings or first.findings[0].code != "TFP005":
+    if not first.findings or first.findings[0].code != TFP005.code:
         return first
     try:
         model = load(path, compile=False, **kwargs)

@@ -36,7 +36,6 @@ from tfpcheck.probe.batches import (
     synthesize,
     take,
 )
-from tfpcheck.probe.confirm import confirmations
 from tfpcheck.probe.describe import structural_findings
 from tfpcheck.probe.evaluate import Session, owners, sample_output
 from tfpcheck.probe.instrument import Recorder, instrumented, watching_heads
@@ -66,12 +65,14 @@ from tfpcheck.probe.stages import reached
 from tfpcheck.probe.user_code import UserCodeError, UserReferenceError
 from tfpcheck.references import is_code_reference
 from tfpcheck.rules import REGISTRY
-from tfpcheck.rules.tfp105_params_size_mismatch import confirm_construction
-from tfpcheck.rules.tfp402_kl_dominates_loss import check_outputs as kl_of_outputs
 from tfpcheck.shapes import ShapeTable
 
-# The registry is the one list of rules: a probe rule runs because it is registered.
+# The registry is the one list of rules: a probe rule runs because it is registered, on
+# each channel it has a hook for.
 PROBE_CHECKS = tuple(rule.check_probe for rule in REGISTRY if rule.check_probe is not None)
+CONFIRMATIONS = tuple(r.confirm_probe for r in REGISTRY if r.confirm_probe is not None)
+UNBUILT_CHECKS = tuple(r.confirm_unbuilt for r in REGISTRY if r.confirm_unbuilt is not None)
+OUTPUTS_CHECKS = tuple(r.check_outputs for r in REGISTRY if r.check_outputs is not None)
 SAME = dict(rtol=1e-5, atol=1e-6)
 SEED_TARGETS = 97
 
@@ -149,7 +150,8 @@ class ProbeRun:
             return self.result(("usage", str(exc)))
         if isinstance(loaded, LoadFailure):
             # a head fed the wrong width can stop the model from being built at all
-            loaded.findings[:] = confirm_construction(heads.head_calls, loaded.findings)
+            for confirm_unbuilt in UNBUILT_CHECKS:
+                loaded.findings[:] = confirm_unbuilt(heads.head_calls, loaded.findings)
             self.findings += loaded.findings
             return self.result(not_probed=_why_not_loaded(loaded))
         self.notes += loaded.notes
@@ -195,7 +197,8 @@ class ProbeRun:
                     )
                 return self.result((code, f"output '{view.name}': {message}"))
         weights = loss_weights(loaded.model, output_names(loaded.model))
-        self.findings += list(kl_of_outputs(probed, weights, indices))
+        for check_outputs in OUTPUTS_CHECKS:
+            self.findings += list(check_outputs(probed, weights, indices))
         return self.result()
 
     def run_loaded(self, loaded: Loaded) -> ProbeResult:
@@ -279,7 +282,8 @@ class ProbeRun:
         obs.kl_terms = kl_terms(model)
         for check in PROBE_CHECKS:
             self.findings += list(check(obs))
-        self.findings += list(confirmations(obs, request.static_findings))
+        for confirm in CONFIRMATIONS:
+            self.findings += list(confirm(obs, request.static_findings))
         self.refuted += refutations(obs, request.static_findings)
         return self.result()
 

@@ -11,7 +11,7 @@ RULE = Rule(
     name="unreadable-model",
     title="not a Keras model, or a corrupt or unsupported file",
     severity=Severity.ERROR,
-    tiers=("static",),
+    raised_by="tfpcheck.engine",
     doc=RuleDoc(
         what=(
             "Reports a path that cannot be checked: missing, not a Keras model (.keras "

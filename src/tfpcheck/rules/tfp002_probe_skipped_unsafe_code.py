@@ -38,7 +38,6 @@ RULE = Rule(
     name="probe-skipped-unsafe-code",
     title="probe skipped: the file holds serialized Python code",
     severity=Severity.WARNING,
-    tiers=("static",),
     check_static=check,
     doc=RuleDoc(
         what=(

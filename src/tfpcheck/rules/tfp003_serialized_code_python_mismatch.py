@@ -53,7 +53,6 @@ RULE = Rule(
     name="serialized-code-python-mismatch",
     title="serialized code from another Python version",
     severity=Severity.ERROR,
-    tiers=("static",),
     check_static=check,
     doc=RuleDoc(
         what=(

@@ -80,8 +80,8 @@ RULE = Rule(
     name="keras-flavor-mismatch",
     title="tfp.layers used with Keras 3, or the Keras that wrote the model is missing",
     severity=Severity.ERROR,
-    tiers=("static", "probe"),
     check_static=check,
+    raised_by="tfpcheck.probe.load",
     doc=RuleDoc(
         what=(
             "Finds TensorFlow Probability layers (`tfp.layers.*`) inside a Keras 3 model "

@@ -13,7 +13,7 @@ RULE = Rule(
     name="unknown-custom-object",
     title="a custom class or function the model needs cannot be found",
     severity=Severity.ERROR,
-    tiers=("probe",),
+    raised_by="tfpcheck.probe.load",
     doc=RuleDoc(
         what=(
             "Reports a model file that names a custom layer, loss or function Keras cannot "

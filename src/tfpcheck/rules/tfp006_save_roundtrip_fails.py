@@ -13,7 +13,7 @@ RULE = Rule(
     name="save-roundtrip-fails",
     title="the model cannot be written with model.save() and read back",
     severity=Severity.INFO,
-    tiers=("probe",),
+    raised_by="tfpcheck.probe.roundtrip",
     doc=RuleDoc(
         what=(
             "For a model built by a factory (`FILE.py:NAME`), saves it with "

@@ -45,7 +45,6 @@ RULE = Rule(
     name="dangerous-serialized-code",
     title="serialized code calls os, subprocess, exec, sockets, ...",
     severity=Severity.ERROR,
-    tiers=("static",),
     check_static=check,
     doc=RuleDoc(
         what=(

@@ -102,7 +102,7 @@ RULE = Rule(
     name="probe-did-not-finish",
     title="the probe crashed, timed out or ran out of memory on this model",
     severity=Severity.ERROR,
-    tiers=("probe",),
+    raised_by="tfpcheck.probe.supervisor",
     doc=RuleDoc(
         what=(
             "Runs every probe in a separate worker process and reports a model whose probe "

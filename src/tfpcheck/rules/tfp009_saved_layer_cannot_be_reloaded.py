@@ -106,7 +106,7 @@ RULE = Rule(
     name="saved-layer-cannot-be-reloaded",
     title="a layer of the saved file cannot be rebuilt, so the file cannot be loaded",
     severity=Severity.WARNING,
-    tiers=("probe",),
+    raised_by="tfpcheck.probe.load",
     doc=RuleDoc(
         what=(
             "Reports a saved model that the Keras which wrote it cannot load back because "

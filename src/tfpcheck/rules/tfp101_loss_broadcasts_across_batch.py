@@ -416,7 +416,9 @@ RULE = Rule(
     name="loss-broadcasts-across-batch",
     title="loss or log_prob terms grow as N x N",
     severity=Severity.ERROR,
-    tiers=("static", "probe"),
+    check_source=source_findings,
+    # a loss of shape (N, N) varies with the batch and has an extra axis because of it
+    explains=frozenset({"TFP107", "TFP103"}),
     doc=RuleDoc(
         what=(
             "Evaluates the loss at batch size 1 and N and reports a loss or `log_prob` "

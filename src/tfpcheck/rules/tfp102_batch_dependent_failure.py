@@ -96,7 +96,6 @@ RULE = Rule(
     name="batch-dependent-failure",
     title="works at one batch size, fails at another",
     severity=Severity.ERROR,
-    tiers=("probe",),
     doc=RuleDoc(
         what=(
             "Runs the forward pass and the loss at batch size 1 and at N (32 by default) "

@@ -67,7 +67,6 @@ RULE = Rule(
     name="extra-loss-axes",
     title="per-example loss has axes beyond the target's",
     severity=Severity.ERROR,
-    tiers=("probe",),
     doc=RuleDoc(
         what=(
             "Compares the shape of the per-example loss with the shape of the target: a "

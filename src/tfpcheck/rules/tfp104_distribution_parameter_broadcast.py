@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from tfpcheck.findings import Finding, Severity
-from tfpcheck.rules.base import Rule, RuleDoc
+from tfpcheck.rules.base import FixedBy, Rule, RuleDoc
 
 if TYPE_CHECKING:
     from tfpcheck.evidence.observations import DistRecord, Observation
@@ -101,7 +101,9 @@ RULE = Rule(
     name="distribution-parameter-broadcast",
     title="distribution parameters of different shapes broadcast together",
     severity=Severity.ERROR,
-    tiers=("probe",),
+    explains=frozenset({"TFP103"}),  # the broadcast adds the loss's extra axes
+    # a broadcast of a head fed the wrong width is fixed by fixing the width
+    fixed_by=FixedBy("TFP105", "The width feeding '{layer}' is the cause: see {cause}'s fix."),
     doc=RuleDoc(
         what=(
             "Watches every distribution built while probing and reports per-example "

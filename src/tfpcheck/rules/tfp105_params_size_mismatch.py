@@ -365,13 +365,54 @@ def confirm_construction(calls: list[HeadCall], failures: list[Finding]) -> list
     return [finding if f is crash else f for f in failures]
 
 
+def confirm(obs: Observation, static: tuple[Finding, ...]) -> Iterator[Finding]:
+    """Every head's width at the probe; and, where the static tier found a width mismatch,
+    the parameter widths the probe saw reach the distribution."""
+    from tfpcheck.evidence.values import distributions_once
+    from tfpcheck.evidence.where import probe_finding, record_where
+    from tfpcheck.rules.tfp104_distribution_parameter_broadcast import (
+        broadcast_parameters,
+        width_fix,
+    )
+
+    yield from confirm_widths(obs, static)
+    if not any(f.code == RULE.code for f in static):
+        return
+    for record in distributions_once(obs):
+        params = broadcast_parameters(record, obs.batch_size)
+        if params is None:
+            continue
+        widths = {k: s[-1] for k, s in params.items()}
+        yield probe_finding(
+            RULE,
+            f"the probe sees {record.distribution}'s parameters with widths {widths} from "
+            f"{sum(widths.values())} inputs: the layer feeding it has the wrong number of "
+            "units",
+            width_fix(obs, record, params),
+            record_where(obs, record),
+            {"parameter_widths": widths, "distribution": record.distribution},
+        )
+
+
+def absorbs(own: Finding, other: Finding) -> bool:
+    """A head that fails because of its input width is this finding's evidence: the failure
+    at that layer, or the same error raised deeper (a mixture's component, the factory)."""
+    if other.code != "TFP108":
+        return False
+    at_layer = "op" in own.evidence and other.where.layer == own.where.layer
+    same_error = "error" in own.evidence and other.evidence.get("error") == own.evidence["error"]
+    return at_layer or same_error
+
+
 RULE = Rule(
     code="TFP105",
     name="params-size-mismatch",
     title="units feeding a distribution differ from the parameters it consumes",
     severity=Severity.ERROR,
-    tiers=("static", "probe"),
     check_static=check,
+    confirm_probe=confirm,
+    confirm_unbuilt=confirm_construction,
+    absorbs=absorbs,
     doc=RuleDoc(
         what=(
             "Compares the number of values feeding a distribution layer with the number of "

@@ -47,7 +47,6 @@ RULE = Rule(
     name="batch-coupled-outputs",
     title="an example's output depends on the other examples in the batch",
     severity=Severity.WARNING,
-    tiers=("probe",),
     doc=RuleDoc(
         what=(
             "Runs each probe example alone and inside the batch, in inference mode, and "

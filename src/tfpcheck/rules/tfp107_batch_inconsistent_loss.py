@@ -58,7 +58,6 @@ RULE = Rule(
     name="batch-inconsistent-loss",
     title="loss at batch N differs from the mean of single-example losses",
     severity=Severity.WARNING,
-    tiers=("probe",),
     doc=RuleDoc(
         what=(
             "Compares the loss of the probe batch with the mean of the losses of its "

@@ -117,7 +117,6 @@ RULE = Rule(
     name="loss-or-forward-fails",
     title="the forward pass or the loss fails at every probe batch size",
     severity=Severity.ERROR,
-    tiers=("probe",),
     doc=RuleDoc(
         what=(
             "Runs the model and its loss on probe batches of size 1 and N, the way `fit` "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from tfpcheck.findings import Finding, Severity
 from tfpcheck.rules.base import Rule, RuleDoc
@@ -10,6 +11,9 @@ from tfpcheck.rules.context import StaticContext
 from tfpcheck.rules.heads import SOFTMAX_LOGIT_DISTRIBUTIONS
 from tfpcheck.rules.squashing import Squash, source_squash_findings, squash_findings
 from tfpcheck.source_scan import SourceScan
+
+if TYPE_CHECKING:
+    from tfpcheck.evidence.observations import Observation
 
 SQUASH = Squash(
     activation="softmax",
@@ -36,13 +40,67 @@ def source_findings(scan: SourceScan) -> Iterator[Finding]:
     )
 
 
+def confirm(obs: Observation, static: tuple[Finding, ...]) -> Iterator[Finding]:
+    """The probe's values: logits that are already probabilities, or a softmax output
+    trained with from_logits=True."""
+    from tfpcheck.evidence.observations import fmt_shape
+    from tfpcheck.evidence.values import (
+        SOFTMAX_LOSSES,
+        distributions_once,
+        keras_loss_input,
+        on_simplex,
+        record_evidence,
+        row_sums,
+    )
+    from tfpcheck.evidence.where import probe_finding, record_where
+
+    for record in distributions_once(obs):
+        logits = record.param_values.get("logits")
+        name = record.distribution
+        if logits is None or name not in SOFTMAX_LOGIT_DISTRIBUTIONS or not on_simplex(logits):
+            continue
+        yield probe_finding(
+            RULE,
+            f"the logits passed to {name} in '{record.layer or 'the loss'}' are "
+            f"probabilities: every row is in [0, 1] and sums to 1 (row sums "
+            f"{row_sums(logits)}), so {name} applies a second softmax",
+            f"Feed raw logits (remove the softmax before it) and keep {name}(logits=t); "
+            f"or keep the softmax and build tfd.{name}(probs=t).",
+            record_where(obs, record),
+            {
+                **record_evidence(record),
+                "logits_shape": fmt_shape(logits.shape),
+                "min": float(logits.min()),
+                "max": float(logits.max()),
+            },
+        )
+    given = keras_loss_input(obs)
+    if (
+        given is not None
+        and given.from_logits
+        and given.loss in SOFTMAX_LOSSES
+        and on_simplex(given.values)
+    ):
+        yield probe_finding(
+            RULE,
+            f"the output of '{given.layer}' is already a softmax (rows in [0, 1] summing to "
+            f"1, row sums {row_sums(given.values)}) and {given.loss} is computed with "
+            "from_logits=True: softmax is applied twice",
+            f"Remove the softmax from '{given.layer}' (activation=None) and keep "
+            "from_logits=True, or keep it and use from_logits=False.",
+            given.where,
+            given.evidence,
+        )
+
+
 RULE = Rule(
     code="TFP202",
     name="double-softmax",
     title="softmax output used as logits",
     severity=Severity.ERROR,
-    tiers=("static", "probe"),
     check_static=check,
+    check_source=source_findings,
+    confirm_probe=confirm,
     doc=RuleDoc(
         what=(
             "Finds a softmax whose output is treated as logits: a softmax layer or "

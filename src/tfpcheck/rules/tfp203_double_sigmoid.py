@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from tfpcheck.findings import Finding, Severity
 from tfpcheck.rules.base import Rule, RuleDoc
@@ -10,6 +11,9 @@ from tfpcheck.rules.context import StaticContext
 from tfpcheck.rules.heads import SIGMOID_LOGIT_DISTRIBUTIONS
 from tfpcheck.rules.squashing import Squash, source_squash_findings, squash_findings
 from tfpcheck.source_scan import SourceScan
+
+if TYPE_CHECKING:
+    from tfpcheck.evidence.observations import Observation
 
 SQUASH = Squash(
     activation="sigmoid",
@@ -30,13 +34,61 @@ def source_findings(scan: SourceScan) -> Iterator[Finding]:
     )
 
 
+def confirm(obs: Observation, static: tuple[Finding, ...]) -> Iterator[Finding]:
+    """The probe's values: logits that all lie in (0, 1), or a sigmoid output trained with
+    from_logits=True."""
+    from tfpcheck.evidence.observations import fmt_shape
+    from tfpcheck.evidence.values import (
+        SIGMOID_LOSSES,
+        distributions_once,
+        in_unit_interval,
+        keras_loss_input,
+        record_evidence,
+    )
+    from tfpcheck.evidence.where import probe_finding, record_where
+
+    for record in distributions_once(obs):
+        logits = record.param_values.get("logits")
+        name = record.distribution
+        if logits is None or name not in SIGMOID_LOGIT_DISTRIBUTIONS:
+            continue
+        if not in_unit_interval(logits):
+            continue
+        yield probe_finding(
+            RULE,
+            f"every logit passed to {name} in '{record.layer or 'the loss'}' lies in "
+            f"(0, 1) (min {logits.min():.4g}, max {logits.max():.4g}): they are "
+            "sigmoid outputs, and Bernoulli(logits=) applies a second sigmoid",
+            f"Remove the sigmoid before it and keep {name}(logits=t), or pass tfd.{name}(probs=t).",
+            record_where(obs, record),
+            {**record_evidence(record), "logits_shape": fmt_shape(logits.shape)},
+        )
+    given = keras_loss_input(obs)
+    if (
+        given is not None
+        and given.from_logits
+        and given.loss in SIGMOID_LOSSES
+        and in_unit_interval(given.values)
+    ):
+        yield probe_finding(
+            RULE,
+            f"every output of '{given.layer}' lies in (0, 1) and {given.loss} is computed "
+            "with from_logits=True: sigmoid is applied twice",
+            f"Remove the sigmoid from '{given.layer}' and keep from_logits=True, or use "
+            "from_logits=False.",
+            given.where,
+            given.evidence,
+        )
+
+
 RULE = Rule(
     code="TFP203",
     name="double-sigmoid",
     title="sigmoid output used as logits",
     severity=Severity.ERROR,
-    tiers=("static", "probe"),
     check_static=check,
+    check_source=source_findings,
+    confirm_probe=confirm,
     doc=RuleDoc(
         what=(
             "Finds a sigmoid whose output is treated as logits: `activation='sigmoid'` "

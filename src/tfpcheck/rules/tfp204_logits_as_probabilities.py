@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from tfpcheck.findings import Finding, Severity
 from tfpcheck.losses import CROSS_ENTROPY_LOSSES
@@ -20,6 +21,9 @@ from tfpcheck.rules.heads import (
     output_layers,
     render_call,
 )
+
+if TYPE_CHECKING:
+    from tfpcheck.evidence.observations import Observation
 
 PROBS_DISTRIBUTIONS = SOFTMAX_LOGIT_DISTRIBUTIONS | SIGMOID_LOGIT_DISTRIBUTIONS
 # Calls that turn raw values into probabilities inside the lambda itself
@@ -84,13 +88,84 @@ def check(ctx: StaticContext) -> Iterator[Finding]:
     yield from _loss_findings(ctx)
 
 
+def confirm(obs: Observation, static: tuple[Finding, ...]) -> Iterator[Finding]:
+    """The probe's values: probs that are no probabilities, or raw outputs trained with
+    from_logits=False."""
+    from tfpcheck.evidence.observations import fmt_shape
+    from tfpcheck.evidence.values import (
+        SIGMOID_LOSSES,
+        SOFTMAX_LOSSES,
+        distributions_once,
+        keras_loss_input,
+        leaves_unit_interval,
+        on_simplex,
+        record_evidence,
+        row_sums,
+    )
+    from tfpcheck.evidence.where import probe_finding, record_where
+
+    for record in distributions_once(obs):
+        probs = record.param_values.get("probs")
+        name = record.distribution
+        if probs is None:
+            continue
+        evidence = {**record_evidence(record), "probs_shape": fmt_shape(probs.shape)}
+        if name in SOFTMAX_LOGIT_DISTRIBUTIONS and not on_simplex(probs):
+            yield probe_finding(
+                RULE,
+                f"the probs passed to {name} in '{record.layer or 'the loss'}' are not "
+                f"probabilities: values from {probs.min():.4g} to {probs.max():.4g}, row "
+                f"sums {row_sums(probs)}",
+                f"Pass raw outputs as logits: tfd.{name}(logits=t); or put a softmax before it.",
+                record_where(obs, record),
+                evidence,
+            )
+        elif name in SIGMOID_LOGIT_DISTRIBUTIONS and leaves_unit_interval(probs):
+            yield probe_finding(
+                RULE,
+                f"the probs passed to {name} in '{record.layer or 'the loss'}' leave [0, 1] "
+                f"(min {probs.min():.4g}, max {probs.max():.4g}): they are logits",
+                f"Pass them as logits: tfd.{name}(logits=t); or put a sigmoid before it.",
+                record_where(obs, record),
+                evidence,
+            )
+    given = keras_loss_input(obs)
+    if given is None or given.from_logits:
+        return
+    values = given.values
+    if given.loss in SOFTMAX_LOSSES and not on_simplex(values):
+        yield probe_finding(
+            RULE,
+            f"the output of '{given.layer}' is not a probability vector (values from "
+            f"{values.min():.4g} to {values.max():.4g}, row sums {row_sums(values)}) but "
+            f"{given.loss} is computed with from_logits=False: logits are read as "
+            "probabilities",
+            f"Compile with {given.loss} from_logits=True, or give '{given.layer}' "
+            "activation='softmax'.",
+            given.where,
+            given.evidence,
+        )
+    elif given.loss in SIGMOID_LOSSES and leaves_unit_interval(values):
+        yield probe_finding(
+            RULE,
+            f"the output of '{given.layer}' leaves [0, 1] (min {values.min():.4g}, max "
+            f"{values.max():.4g}) but {given.loss} is computed with from_logits=False",
+            f"Compile with {given.loss} from_logits=True, or give '{given.layer}' "
+            "activation='sigmoid'.",
+            given.where,
+            given.evidence,
+        )
+
+
 RULE = Rule(
     code="TFP204",
     name="logits-as-probabilities",
     title="raw logits used as probabilities",
     severity=Severity.ERROR,
-    tiers=("static", "probe"),
     check_static=check,
+    confirm_probe=confirm,
+    # logits read as probabilities: samples out of range and NaN log_probs follow from it
+    explains=frozenset({"TFP108", "TFP302"}),
     doc=RuleDoc(
         what=(
             "Finds raw, unnormalized outputs (a layer with no activation) passed where "

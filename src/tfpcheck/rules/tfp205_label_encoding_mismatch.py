@@ -140,7 +140,8 @@ RULE = Rule(
     name="label-encoding-mismatch",
     title="label encoding does not match the loss",
     severity=Severity.ERROR,
-    tiers=("probe",),
+    # labels in the wrong encoding break the loss's shapes in every way these rules see
+    explains=frozenset({"TFP101", "TFP102", "TFP103", "TFP108", "TFP107"}),
     doc=RuleDoc(
         what=(
             "With real targets (`--data`) or a pinned `--target-shape`, compares the label "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from tfpcheck.findings import Finding, Severity, Where
 from tfpcheck.model_file.bytecode.expr_query import contains_call, walk
@@ -12,6 +13,9 @@ from tfpcheck.rules.context import StaticContext
 from tfpcheck.rules.heads import activation_source, distribution_heads, layer_where
 from tfpcheck.rules.positivity import ANY, MAX_NAME_DEPTH, POSITIVE, UNKNOWN, Lookup, Sign, sign
 from tfpcheck.source_scan import DistributionCall, SourceScan
+
+if TYPE_CHECKING:
+    from tfpcheck.evidence.observations import Observation
 
 POSITIVE_PARAMETERS = frozenset(
     {
@@ -205,13 +209,46 @@ def _line_fix(zero_by: Expr, line: int) -> str:
     )
 
 
+def confirm(obs: Observation, static: tuple[Finding, ...]) -> Iterator[Finding]:
+    """The probe's values: a positive parameter that takes values <= 0."""
+    import numpy as np
+
+    from tfpcheck.evidence.values import distributions_once
+    from tfpcheck.evidence.where import probe_finding, record_where
+
+    for record in distributions_once(obs):
+        for key in sorted(POSITIVE_PARAMETERS):
+            values = record.param_values.get(key)
+            if values is None or values.size == 0 or np.all(values > 0):
+                continue
+            bad = int(np.sum(~(values > 0)))
+            yield probe_finding(
+                RULE,
+                f"{record.distribution}'s {key} takes values <= 0 at the probe ({bad} of "
+                f"{values.size}, min {np.nanmin(values):.4g}): log_prob is NaN for them",
+                f"Constrain it: {key}=1e-3 + tf.math.softplus(...) of the raw outputs.",
+                record_where(obs, record),
+                {
+                    "distribution": record.distribution,
+                    "parameter": key,
+                    "non_positive": bad,
+                    "size": int(values.size),
+                    "min": float(np.nanmin(values)),
+                },
+                severity=Severity.ERROR,
+            )
+            break
+
+
 RULE = Rule(
     code="TFP301",
     name="unconstrained-scale",
     title="scale, rate or concentration can be <= 0",
     severity=Severity.WARNING,
-    tiers=("static", "probe"),
     check_static=check,
+    check_source=source_findings,
+    confirm_probe=confirm,
+    explains=frozenset({"TFP302"}),  # a scale <= 0: its log_prob is NaN
     doc=RuleDoc(
         what=(
             "Finds a positive-only distribution parameter (`scale`, `scale_diag`, `rate`, "

@@ -63,7 +63,6 @@ RULE = Rule(
     name="non-finite-loss",
     title="NaN or Inf in the loss or the gradients",
     severity=Severity.ERROR,
-    tiers=("probe",),
     doc=RuleDoc(
         what=(
             "Reports a NaN or infinite loss value, per-example loss or gradient for the "

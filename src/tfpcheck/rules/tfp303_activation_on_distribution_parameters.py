@@ -75,7 +75,6 @@ RULE = Rule(
     name="activation-on-distribution-parameters",
     title="squashing activation on the layer that feeds distribution parameters",
     severity=Severity.WARNING,
-    tiers=("static",),
     check_static=check,
     doc=RuleDoc(
         what=(

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from tfpcheck.findings import Finding, Severity, Where
 from tfpcheck.model_file.types import FunctionInfo
 from tfpcheck.rules.base import Rule, RuleDoc
 from tfpcheck.rules.context import StaticContext
 from tfpcheck.rules.heads import function_where, layer_where
-from tfpcheck.source_scan import SourceCall
+from tfpcheck.source_scan import SourceCall, SourceScan
+
+if TYPE_CHECKING:
+    from tfpcheck.evidence.observations import Observation
 
 FULL_COVARIANCE = "MultivariateNormalFullCovariance"
 
@@ -71,13 +75,77 @@ def source_findings(calls: list[SourceCall]) -> Iterator[Finding]:
             )
 
 
+def source_check(scan: SourceScan) -> Iterator[Finding]:
+    yield from source_findings(scan.calls)
+
+
+def confirm(obs: Observation, static: tuple[Finding, ...]) -> Iterator[Finding]:
+    """The probe's values: covariance matrices that are not symmetric positive definite, or
+    a Cholesky decomposition that fails in the loss."""
+    import numpy as np
+
+    from tfpcheck.evidence.observations import fmt_shape
+    from tfpcheck.evidence.values import distributions_once
+    from tfpcheck.evidence.where import probe_finding, record_where, site_where
+    from tfpcheck.rules.tfp108_loss_or_forward_fails import error_evidence
+
+    fix = RULE.doc.use_instead.replace("\n", " ")
+    for record in distributions_once(obs):
+        cov = record.param_values.get("covariance_matrix")
+        if cov is None or cov.ndim < 2:
+            continue
+        symmetric = np.allclose(cov, np.swapaxes(cov, -1, -2), atol=1e-5)
+        smallest = float(np.min(np.linalg.eigvalsh(cov))) if symmetric else float("nan")
+        if symmetric and smallest > 0:
+            continue
+        yield probe_finding(
+            RULE,
+            f"{record.distribution} gets covariance matrices that are not symmetric positive "
+            f"definite (symmetric: {symmetric}, smallest eigenvalue {smallest:.4g})",
+            fix,
+            record_where(obs, record),
+            {"distribution": record.distribution, "covariance_shape": fmt_shape(cov.shape)},
+            severity=Severity.ERROR,
+        )
+    seen = set()
+    for evaluation in obs.evals:
+        error = evaluation.error
+        if error is None or "cholesky" not in (error.message + (error.op or "")).lower():
+            continue
+        if error.message in seen:
+            continue
+        seen.add(error.message)
+        yield probe_finding(
+            RULE,
+            "the covariance matrix built from the network's outputs is not positive "
+            f"definite: the Cholesky decomposition fails ({error.describe()})",
+            fix,
+            site_where(error.site, error.layer, obs),
+            {"target_shape": evaluation.target.label, **error_evidence(error)},
+            severity=Severity.ERROR,
+        )
+
+
+def absorbs(own: Finding, other: Finding) -> bool:
+    """A failed Cholesky is this finding's evidence, not a separate failure."""
+    return (
+        "op" in own.evidence
+        and other.code in {"TFP108", "TFP102"}
+        and "cholesky" in str(other.evidence).lower()
+    )
+
+
 RULE = Rule(
     code="TFP304",
     name="full-covariance-parameterization",
     title="MultivariateNormalFullCovariance built from network outputs",
     severity=Severity.WARNING,
-    tiers=("static", "probe"),
     check_static=check,
+    check_source=source_check,
+    confirm_probe=confirm,
+    # a covariance that is not positive definite: its log_prob is NaN
+    explains=frozenset({"TFP302"}),
+    absorbs=absorbs,
     doc=RuleDoc(
         what=(
             "Finds `tfd.MultivariateNormalFullCovariance` in a distribution function or a "

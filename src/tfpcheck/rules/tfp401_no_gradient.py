@@ -75,7 +75,6 @@ RULE = Rule(
     name="no-gradient",
     title="trainable variables get no gradient from the loss",
     severity=Severity.ERROR,
-    tiers=("probe",),
     doc=RuleDoc(
         what=(
             "Computes the gradient of the training loss (data loss plus `model.losses`) "

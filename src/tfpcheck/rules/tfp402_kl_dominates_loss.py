@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -344,9 +344,9 @@ def check_probe(obs: Observation) -> Iterator[Finding]:
 
 
 def check_outputs(
-    observations: dict[str, Observation],
-    weights: dict[str, float],
-    layer_index: dict[str, int],
+    observations: Mapping[str, Observation],
+    weights: Mapping[str, float],
+    layer_index: Mapping[str, int],
 ) -> Iterator[Finding]:
     """A model with several outputs: `fit` adds `sum(model.losses)` once to the sum of the
     outputs' losses (each times its `loss_weights` entry), so the KL weights are judged once
@@ -392,7 +392,7 @@ RULE = Rule(
     name="kl-dominates-loss",
     title="a Bayesian layer's KL is not divided by the number of training examples",
     severity=Severity.ERROR,
-    tiers=("probe",),
+    check_outputs=check_outputs,
     doc=RuleDoc(
         what=(
             "Measures the effective KL weight of every Bayesian layer (`DenseFlipout`, "
