@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tfpcheck.evidence.observations import DistRecord, LossEval, Observation, fmt_shape
-from tfpcheck.evidence.sites import Site
+from tfpcheck.evidence.sites import ErrorSummary, Site
 from tfpcheck.findings import Confidence, Finding, Severity, Where
 
 if TYPE_CHECKING:  # rules import this module: only the type, never the import
@@ -82,3 +82,23 @@ def shape_text(shape: tuple[int, ...] | None) -> str:
 
 def site_text(site: Site | None) -> str | None:
     return site.describe() if site is not None else None
+
+
+def summary_where(summary: ErrorSummary) -> Where:
+    """Where an error was raised: the layer, and the user's frame in it."""
+    site = summary.site
+    if site is None:
+        return Where(layer=summary.layer)
+    return Where(layer=summary.layer, function=site.function, file=site.file, line=site.line)
+
+
+def summary_evidence(summary: ErrorSummary) -> dict[str, Any]:
+    """The error, its op and the user's frame (the layer goes into `summary_where`)."""
+    evidence: dict[str, Any] = {"error": summary.describe()}
+    if summary.op:
+        evidence["op"] = summary.op
+    if summary.site is not None:
+        evidence["frame"] = summary.site.describe()
+        if summary.site.code:
+            evidence["code"] = summary.site.code
+    return evidence

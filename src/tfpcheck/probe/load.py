@@ -13,24 +13,18 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tfpcheck.evidence.sites import ErrorSummary
-from tfpcheck.findings import Confidence, Finding, Where
+from tfpcheck.findings import Finding, Where
 from tfpcheck.probe.frames import summarize_error
 from tfpcheck.probe.rebuild import Unrebuildable, unrebuildable_layer
 from tfpcheck.probe.user_code import UserCodeError, call_factory, module_objects
 from tfpcheck.rules import tfp009_saved_layer_cannot_be_reloaded as tfp009
-from tfpcheck.rules.base import Rule
-from tfpcheck.rules.tfp004_keras_flavor_mismatch import RULE as TFP004
+from tfpcheck.rules.tfp004_keras_flavor_mismatch import flavor_mismatch, missing_keras
 from tfpcheck.rules.tfp005_unknown_custom_object import RULE as TFP005
-from tfpcheck.rules.tfp108_loss_or_forward_fails import RULE as TFP108
+from tfpcheck.rules.tfp005_unknown_custom_object import unknown_object
+from tfpcheck.rules.tfp108_loss_or_forward_fails import load_failure
 
 TF_KERAS = "tf_keras"
 KERAS3 = "keras3"
-FLAVOR_FIX = (
-    "tfp.layers are tf_keras (Keras 2) layers: build the model with tf_keras "
-    "(`import tf_keras as tfk` and tfk.layers / tfk.Sequential / tfk.Model instead of "
-    "keras.* or tf.keras.*), `pip install tf-keras` if it is missing, or set "
-    "TF_USE_LEGACY_KERAS=1 before importing TensorFlow so that tf.keras is tf_keras."
-)
 # How Keras 3 refuses a tfp.layers layer, across versions and model kinds.
 KERAS3_TFP_LAYER_ERRORS = (
     "Only instances of `keras.Layer` can be added",
@@ -118,79 +112,6 @@ def file_flavor(path: str) -> str:
     except Exception:  # the static tier reports unreadable files; guess the legacy loader
         return TF_KERAS
     return KERAS3 if version.startswith("3") else TF_KERAS
-
-
-def _probe_finding(
-    rule: Rule, message: str, fix: str, where: Where, evidence: dict[str, Any]
-) -> Finding:
-    return rule.finding(message, fix, where, evidence, tier="probe", confidence=Confidence.HIGH)
-
-
-def _where_of(summary: ErrorSummary) -> Where:
-    site = summary.site
-    if site is None:
-        return Where(layer=summary.layer)
-    return Where(layer=summary.layer, function=site.function, file=site.file, line=site.line)
-
-
-def _evidence(summary: ErrorSummary) -> dict[str, Any]:
-    evidence: dict[str, Any] = {"error": summary.describe()}
-    if summary.op:
-        evidence["op"] = summary.op
-    if summary.site is not None:
-        evidence["frame"] = summary.site.describe()
-        if summary.site.code:
-            evidence["code"] = summary.site.code
-    return evidence
-
-
-def flavor_mismatch(summary: ErrorSummary, context: str) -> Finding:
-    return _probe_finding(
-        TFP004,
-        f"{context}: {summary.message} — tfp.layers only work with tf_keras, and this model "
-        "is built with Keras 3",
-        FLAVOR_FIX,
-        _where_of(summary),
-        _evidence(summary),
-    )
-
-
-def missing_keras(package: str, context: str) -> Finding:
-    return _probe_finding(
-        TFP004,
-        f"{context} needs the '{package}' package, which is not installed",
-        f"pip install {'tf-keras' if package == 'tf_keras' else 'keras'} (the version "
-        "matching your TensorFlow), or: pip install 'tfpcheck[tf]'",
-        Where(),
-        {"missing_package": package},
-    )
-
-
-def unknown_object(
-    summary: ErrorSummary, kind: str, name: str, path: str, where: Where | None = None
-) -> Finding:
-    return _probe_finding(
-        TFP005,
-        f"loading {os.path.basename(path)} needs the {kind} '{name}', which is not "
-        f"registered: {summary.message}",
-        f"Point tfpcheck at the code that defines it: --custom-objects FILE.py (a file or "
-        f"module defining '{name}'), or register it where it is defined with "
-        "@keras.saving.register_keras_serializable() (tf_keras: "
-        "@tf_keras.saving.register_keras_serializable()).",
-        where or Where(),
-        {"object": name, "kind": kind, "error": summary.describe()},
-    )
-
-
-def load_failure(summary: ErrorSummary, what: str) -> Finding:
-    return _probe_finding(
-        TFP108,
-        f"{what} fails: {summary.describe()}",
-        "Fix the error at the frame shown; run the same call in Python to see the full "
-        "traceback (tfpcheck --debug shows it too).",
-        _where_of(summary),
-        {"stage": "load", **_evidence(summary)},
-    )
 
 
 def _classify_load_error(

@@ -40,13 +40,7 @@ from tfpcheck.probe.describe import structural_findings
 from tfpcheck.probe.evaluate import Session, owners, sample_output
 from tfpcheck.probe.instrument import Recorder, instrumented, watching_heads
 from tfpcheck.probe.kl_weights import kl_terms
-from tfpcheck.probe.load import (
-    Loaded,
-    LoadFailure,
-    load_factory,
-    load_failure,
-    load_model_file,
-)
+from tfpcheck.probe.load import Loaded, LoadFailure, load_factory, load_model_file
 from tfpcheck.probe.loss import LossUsageError, build_loss, import_loss_module
 from tfpcheck.probe.outputs import (
     OutputSplitError,
@@ -65,6 +59,7 @@ from tfpcheck.probe.stages import reached
 from tfpcheck.probe.user_code import UserCodeError, UserReferenceError
 from tfpcheck.references import is_code_reference
 from tfpcheck.rules import REGISTRY
+from tfpcheck.rules.tfp108_loss_or_forward_fails import load_failure
 from tfpcheck.shapes import ShapeTable
 
 # The registry is the one list of rules: a probe rule runs because it is registered, on

@@ -10,11 +10,10 @@ import tempfile
 from typing import Any
 
 from tfpcheck.evidence.sites import ErrorSummary
-from tfpcheck.evidence.where import probe_finding
-from tfpcheck.findings import Finding, Where
+from tfpcheck.findings import Finding
 from tfpcheck.probe.frames import summarize_error
 from tfpcheck.probe.load import TF_KERAS, UNKNOWN_OBJECT, Loaded
-from tfpcheck.rules.tfp006_save_roundtrip_fails import RULE
+from tfpcheck.rules import tfp006_save_roundtrip_fails as tfp006
 
 LAYER_IN_MESSAGE = (
     re.compile(r"layer=(\w+)"),
@@ -24,12 +23,6 @@ LAYER_IN_MESSAGE = (
     re.compile(r"[Ll]ayer '?(\w+)"),
 )
 UNKNOWN_ANY = re.compile(r"Unknown [\w -]+?:\s*'([\w.]+)'")
-FIX = (
-    "Keep building the model from this factory (tfpcheck checks it as it is); to "
-    "checkpoint, save weights only (model.save_weights('model.weights.h5'), rebuild with the "
-    "factory, then model.load_weights), and pass named, registered functions instead of "
-    "lambdas or bound methods to layer arguments."
-)
 
 
 def _load(loaded: Loaded, path: str, compile: bool) -> Any:
@@ -139,27 +132,6 @@ def check_roundtrip(loaded: Loaded) -> list[Finding]:
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     if loss_only is not None:
-        return [
-            probe_finding(
-                RULE,
-                f"the model saves and loads, but its compiled loss '{loss_only}' does not: "
-                "load_model() fails unless it is given the function",
-                f"Register the loss (@tfk.saving.register_keras_serializable() above "
-                f"'def {loss_only}'), or load with custom_objects={{'{loss_only}': "
-                f"{loss_only}}} or compile=False.",
-                Where(),
-                {"stage": "load (compile)", "error": summary.describe()},
-            )
-        ]
+        return [tfp006.loss_not_restored(loss_only, summary)]
     layer, index, class_name = _culprit(summary, loaded)
-    named = f"layer '{layer}' ({class_name})" if layer else "a layer"
-    action = "model.save('model.keras') then load_model" if stage == "load" else "model.save"
-    return [
-        probe_finding(
-            RULE,
-            f"{action} fails at {stage}: {named} cannot be serialized ({summary.describe()})",
-            FIX,
-            Where(layer=layer, layer_index=index),
-            {"stage": stage, "error": summary.describe(), "layer_class": class_name},
-        )
-    ]
+    return [tfp006.not_serializable(stage, summary, layer, index, class_name)]

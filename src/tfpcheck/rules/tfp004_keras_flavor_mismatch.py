@@ -11,11 +11,15 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from tfpcheck.findings import Finding, Severity
+from tfpcheck.findings import Finding, Severity, Where
 from tfpcheck.rules.base import Rule, RuleDoc
 from tfpcheck.rules.context import StaticContext
 from tfpcheck.rules.heads import layer_where
+
+if TYPE_CHECKING:
+    from tfpcheck.evidence.sites import ErrorSummary
 
 TFP_MODULE = "tensorflow_probability"
 FLAVOR_FIX = (
@@ -73,6 +77,43 @@ def check(ctx: StaticContext) -> Iterator[Finding]:
             None,
             {"keras_version": model.keras_version, "missing_package": needed},
         )
+
+
+# The fix when the model was built (a factory) or loaded with Keras 3 and tfp.layers met it
+BUILD_FIX = (
+    "tfp.layers are tf_keras (Keras 2) layers: build the model with tf_keras "
+    "(`import tf_keras as tfk` and tfk.layers / tfk.Sequential / tfk.Model instead of "
+    "keras.* or tf.keras.*), `pip install tf-keras` if it is missing, or set "
+    "TF_USE_LEGACY_KERAS=1 before importing TensorFlow so that tf.keras is tf_keras."
+)
+
+
+def flavor_mismatch(summary: ErrorSummary, context: str) -> Finding:
+    """The probe's loader: Keras 3 refused a tfp.layers layer, or tf_keras a Keras 3 one."""
+    from tfpcheck.evidence.where import probe_finding, summary_evidence, summary_where
+
+    return probe_finding(
+        RULE,
+        f"{context}: {summary.message} — tfp.layers only work with tf_keras, and this model "
+        "is built with Keras 3",
+        BUILD_FIX,
+        summary_where(summary),
+        summary_evidence(summary),
+    )
+
+
+def missing_keras(package: str, context: str) -> Finding:
+    """The probe's loader: the Keras that wrote the file (or the factory needs) is missing."""
+    from tfpcheck.evidence.where import probe_finding
+
+    return probe_finding(
+        RULE,
+        f"{context} needs the '{package}' package, which is not installed",
+        f"pip install {'tf-keras' if package == 'tf_keras' else 'keras'} (the version "
+        "matching your TensorFlow), or: pip install 'tfpcheck[tf]'",
+        Where(),
+        {"missing_package": package},
+    )
 
 
 RULE = Rule(

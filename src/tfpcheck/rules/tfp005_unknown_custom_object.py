@@ -5,8 +5,34 @@ Reported by the probe's loader (`tfpcheck.probe.load`).
 
 from __future__ import annotations
 
-from tfpcheck.findings import Severity
+import os
+from typing import TYPE_CHECKING
+
+from tfpcheck.findings import Finding, Severity, Where
 from tfpcheck.rules.base import Rule, RuleDoc
+
+if TYPE_CHECKING:
+    from tfpcheck.evidence.sites import ErrorSummary
+
+
+def unknown_object(
+    summary: ErrorSummary, kind: str, name: str, path: str, where: Where | None = None
+) -> Finding:
+    """The probe's loader: the file names a class or function nobody registered."""
+    from tfpcheck.evidence.where import probe_finding
+
+    return probe_finding(
+        RULE,
+        f"loading {os.path.basename(path)} needs the {kind} '{name}', which is not "
+        f"registered: {summary.message}",
+        f"Point tfpcheck at the code that defines it: --custom-objects FILE.py (a file or "
+        f"module defining '{name}'), or register it where it is defined with "
+        "@keras.saving.register_keras_serializable() (tf_keras: "
+        "@tf_keras.saving.register_keras_serializable()).",
+        where or Where(),
+        {"object": name, "kind": kind, "error": summary.describe()},
+    )
+
 
 RULE = Rule(
     code="TFP005",

@@ -111,6 +111,20 @@ def check_probe(obs: Observation) -> Iterator[Finding]:
         )
 
 
+def load_failure(summary: ErrorSummary, what: str) -> Finding:
+    """Loading the file, or calling the user's factory, raised (not a known loading rule)."""
+    from tfpcheck.evidence.where import probe_finding, summary_evidence, summary_where
+
+    return probe_finding(
+        RULE,
+        f"{what} fails: {summary.describe()}",
+        "Fix the error at the frame shown; run the same call in Python to see the full "
+        "traceback (tfpcheck --debug shows it too).",
+        summary_where(summary),
+        {"stage": "load", **summary_evidence(summary)},
+    )
+
+
 RULE = Rule(
     check_probe=check_probe,
     code="TFP108",
