@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,3 +51,24 @@ def test_the_running_worker_gets_the_device_asked_for(run_cli) -> None:
 def test_device_is_checked_like_any_option(run_cli) -> None:
     result = run_cli(model_path("k3_softmax_probs.keras"), "--device", "tpu")
     assert result.exit_code == 2
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="Python 3.12 has no distutils of its own")
+def test_the_worker_imports_tfp_without_setuptools(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TFP's version check imports distutils; in the worker that is Python's own, not
+    setuptools' copy (a quarter of a second of each worker's start)."""
+    monkeypatch.delenv("SETUPTOOLS_USE_DISTUTILS", raising=False)
+    env = worker_environment("cpu")
+    script = (
+        "import json, sys\n"
+        "import tensorflow_probability as tfp\n"
+        "assert tfp.distributions.Normal(0.0, 1.0).log_prob(0.0).shape == ()\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'setuptools')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+    # a user's own choice stands
+    monkeypatch.setenv("SETUPTOOLS_USE_DISTUTILS", "local")
+    assert worker_environment("cpu")["SETUPTOOLS_USE_DISTUTILS"] == "local"

@@ -174,6 +174,11 @@ def worker_environment(device: str, threads: int | None = None) -> dict[str, str
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ next to the user's files
     env["PYTHONUNBUFFERED"] = "1"  # the user's last prints survive a crash
+    if sys.version_info < (3, 12):
+        # TFP checks TensorFlow's version with distutils, which setuptools replaces by its own
+        # copy, importing much of setuptools: 0.2-0.3 s of every worker's start. Python's own
+        # distutils (there until 3.12) answers the same.
+        env.setdefault("SETUPTOOLS_USE_DISTUTILS", "stdlib")
     if device == "gpu":
         # TensorFlow reserves nearly all of a GPU's memory by default; grow as needed instead
         env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
