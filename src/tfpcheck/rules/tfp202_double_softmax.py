@@ -4,24 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from tfpcheck.catalog.distributions import SOFTMAX_LOGIT_DISTRIBUTIONS, heads_reading
+from tfpcheck.catalog.keras_losses import SOFTMAX_LOSSES
 from tfpcheck.findings import Finding, Severity
 from tfpcheck.rules.base import Rule, RuleDoc
 from tfpcheck.rules.context import StaticContext
-from tfpcheck.rules.heads import SOFTMAX_LOGIT_DISTRIBUTIONS
 from tfpcheck.rules.squashing import Squash, source_squash_findings, squash_findings
 from tfpcheck.source_scan import SourceScan
 
 SQUASH = Squash(
     activation="softmax",
     distributions=SOFTMAX_LOGIT_DISTRIBUTIONS,
-    builtin_layers=frozenset({"OneHotCategorical", "CategoricalMixtureOfOneHotCategorical"}),
-    losses=frozenset(
-        {
-            "categorical_crossentropy",
-            "sparse_categorical_crossentropy",
-            "categorical_focal_crossentropy",
-        }
-    ),
+    builtin_layers=heads_reading("softmax"),  # OneHotCategorical, its categorical mixture
+    losses=SOFTMAX_LOSSES,
     probs_class="Categorical",
 )
 

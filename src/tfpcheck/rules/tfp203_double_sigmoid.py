@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from tfpcheck.catalog.distributions import SIGMOID_LOGIT_DISTRIBUTIONS, heads_reading
+from tfpcheck.catalog.keras_losses import SIGMOID_LOSSES
 from tfpcheck.findings import Finding, Severity
 from tfpcheck.rules.base import Rule, RuleDoc
 from tfpcheck.rules.context import StaticContext
-from tfpcheck.rules.heads import SIGMOID_LOGIT_DISTRIBUTIONS
 from tfpcheck.rules.squashing import Squash, source_squash_findings, squash_findings
 from tfpcheck.source_scan import SourceScan
 
 SQUASH = Squash(
     activation="sigmoid",
     distributions=SIGMOID_LOGIT_DISTRIBUTIONS,
-    builtin_layers=frozenset({"IndependentBernoulli"}),
-    losses=frozenset({"binary_crossentropy", "binary_focal_crossentropy"}),
+    builtin_layers=heads_reading("sigmoid"),  # IndependentBernoulli
+    losses=SIGMOID_LOSSES,
     probs_class="Bernoulli",
 )
 

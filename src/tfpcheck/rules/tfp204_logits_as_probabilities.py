@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from tfpcheck.catalog.activations import PROBABILITY_FUNCTIONS
+from tfpcheck.catalog.distributions import SIGMOID_LOGIT_DISTRIBUTIONS, SOFTMAX_LOGIT_DISTRIBUTIONS
+from tfpcheck.catalog.keras_losses import CROSS_ENTROPY_LOSSES
 from tfpcheck.findings import Finding, Severity
-from tfpcheck.losses import CROSS_ENTROPY_LOSSES
 from tfpcheck.model_file.bytecode.expr_query import contains_call
 from tfpcheck.rules.base import Rule, RuleDoc
 from tfpcheck.rules.context import StaticContext
 from tfpcheck.rules.heads import (
-    SIGMOID_LOGIT_DISTRIBUTIONS,
-    SOFTMAX_LOGIT_DISTRIBUTIONS,
     activation_source,
     distribution_heads,
     keras_layer_call,
@@ -23,7 +23,7 @@ from tfpcheck.rules.heads import (
 
 PROBS_DISTRIBUTIONS = SOFTMAX_LOGIT_DISTRIBUTIONS | SIGMOID_LOGIT_DISTRIBUTIONS
 # Calls that turn raw values into probabilities inside the lambda itself
-SQUASHING_CALLS = frozenset({"sigmoid", "softmax", "Sigmoid", "Softmax"})
+SQUASHING_CALLS = PROBABILITY_FUNCTIONS
 
 
 def _head_findings(ctx: StaticContext) -> Iterator[Finding]:
