@@ -7,68 +7,18 @@ import os
 from dataclasses import dataclass
 from typing import Literal
 
-# Canonical Keras loss function names and the aliases users type (Keras' own aliases plus
-# the class names, so `CategoricalCrossentropy` from a compile config maps here too).
-LOSS_ALIASES: dict[str, str] = {
-    "categorical_crossentropy": "categorical_crossentropy",
-    "cce": "categorical_crossentropy",
-    "categoricalcrossentropy": "categorical_crossentropy",
-    "sparse_categorical_crossentropy": "sparse_categorical_crossentropy",
-    "scce": "sparse_categorical_crossentropy",
-    "sparsecategoricalcrossentropy": "sparse_categorical_crossentropy",
-    "binary_crossentropy": "binary_crossentropy",
-    "bce": "binary_crossentropy",
-    "binarycrossentropy": "binary_crossentropy",
-    "binary_focal_crossentropy": "binary_focal_crossentropy",
-    "binaryfocalcrossentropy": "binary_focal_crossentropy",
-    "categorical_focal_crossentropy": "categorical_focal_crossentropy",
-    "categoricalfocalcrossentropy": "categorical_focal_crossentropy",
-    "mean_squared_error": "mean_squared_error",
-    "mse": "mean_squared_error",
-    "meansquarederror": "mean_squared_error",
-    "mean_absolute_error": "mean_absolute_error",
-    "mae": "mean_absolute_error",
-    "meanabsoluteerror": "mean_absolute_error",
-    "mean_absolute_percentage_error": "mean_absolute_percentage_error",
-    "mape": "mean_absolute_percentage_error",
-    "mean_squared_logarithmic_error": "mean_squared_logarithmic_error",
-    "msle": "mean_squared_logarithmic_error",
-    "huber": "huber",
-    "huber_loss": "huber",
-    "log_cosh": "log_cosh",
-    "logcosh": "log_cosh",
-    "kl_divergence": "kl_divergence",
-    "kld": "kl_divergence",
-    "kullback_leibler_divergence": "kl_divergence",
-    "kldivergence": "kl_divergence",
-    "poisson": "poisson",
-    "hinge": "hinge",
-    "squared_hinge": "squared_hinge",
-    "categorical_hinge": "categorical_hinge",
-    "cosine_similarity": "cosine_similarity",
-}
+# Re-exported: the rules and the probe import these from here.
+from tfpcheck.catalog.keras_losses import CROSS_ENTROPY_LOSSES as CROSS_ENTROPY_LOSSES
+from tfpcheck.catalog.keras_losses import LOGIT_AWARE_LOSSES as LOGIT_AWARE_LOSSES
+from tfpcheck.catalog.keras_losses import LOSS_NAMES
+from tfpcheck.catalog.keras_losses import canonical_loss_name as canonical_loss_name
 
-CROSS_ENTROPY_LOSSES = frozenset(
-    {
-        "categorical_crossentropy",
-        "sparse_categorical_crossentropy",
-        "binary_crossentropy",
-        "binary_focal_crossentropy",
-        "categorical_focal_crossentropy",
-    }
-)
-# Losses that accept from_logits; the flag means nothing to the others.
-LOGIT_AWARE_LOSSES = CROSS_ENTROPY_LOSSES
+# The names users type for a Keras loss, for suggestions (tfpcheck.catalog.keras_losses).
+LOSS_ALIASES = LOSS_NAMES
 
 LossKind = Literal["nll", "keras", "compiled", "function"]
 # Said when a distribution-valued output with no compiled or given loss is probed with nll
 DEFAULT_NLL_NOTE = "no loss compiled or given: probing with --loss nll (-log_prob of the output)"
-
-
-def canonical_loss_name(name: str) -> str | None:
-    """Map a Keras loss name, alias or class name to its canonical function name."""
-    key = name.strip().lower()
-    return LOSS_ALIASES.get(key) or LOSS_ALIASES.get(key.replace("_", ""))
 
 
 @dataclass(frozen=True)

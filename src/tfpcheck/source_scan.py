@@ -23,18 +23,23 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tfpcheck.catalog.activations import ACTIVATION_LAYER_CLASSES, ACTIVATIONS, squash_of
+from tfpcheck.catalog.distributions import is_distribution_call
+from tfpcheck.catalog.tfp_layers import LOGIT_HEADS
 from tfpcheck.model_file.types import Expr
 
 MAX_SOURCE_BYTES = 4 * 1024 * 1024
 MAX_RESOLVE_DEPTH = 4
-SQUASH_FUNCTIONS = {"softmax": "softmax", "sigmoid": "sigmoid", "log_softmax": None}
-# Modules whose capitalized attributes are distributions: tfd.Normal, tfp.distributions.Normal.
-DISTRIBUTION_MODULES = ("tfd", "distributions", "tfp.distributions")
-SQUASHING_LAYERS = {"Softmax": "softmax"}  # layers that are an activation by themselves
+# Functions and activation names that squash (tf.nn.softmax, activation="sigmoid"), and how.
+SQUASH_FUNCTIONS = {name: a.squash for name, a in ACTIVATIONS.items() if a.squash is not None}
+# layers that are a squashing activation by themselves (Softmax)
+SQUASHING_LAYERS = {
+    cls: squash
+    for cls, activation in ACTIVATION_LAYER_CLASSES.items()
+    if (squash := squash_of(activation)) is not None
+}
 # tfp.layers layers that read their input as logits (softmax or sigmoid ones).
-LOGITS_LAYERS = frozenset(
-    {"OneHotCategorical", "CategoricalMixtureOfOneHotCategorical", "IndependentBernoulli"}
-)
+LOGITS_LAYERS = LOGIT_HEADS
 
 
 @dataclass(frozen=True)
@@ -130,9 +135,9 @@ def _dotted(node: ast.expr) -> str | None:
     return None
 
 
-def _is_distribution(callee: str) -> bool:
-    module, _, short = callee.rpartition(".")
-    return bool(short[:1].isupper()) and module.endswith(DISTRIBUTION_MODULES)
+def _is_distribution(node: ast.Call, callee: str) -> bool:
+    """Whether the call builds a tfd distribution, by its spelling (as for decompiled code)."""
+    return is_distribution_call(callee, [k.arg for k in node.keywords if k.arg])
 
 
 def _int_index(node: ast.expr) -> bool:
@@ -163,9 +168,8 @@ def _squash_of_call(node: ast.Call) -> tuple[str, str] | None:
     """`tf.nn.softmax(x)` -> ("softmax", "tf.nn.softmax(...)")."""
     name = _dotted(node.func) or ""
     short = name.rsplit(".", 1)[-1]
-    if SQUASH_FUNCTIONS.get(short):
-        return SQUASH_FUNCTIONS[short], f"{name}(...)"  # type: ignore[return-value]
-    return None
+    squash = SQUASH_FUNCTIONS.get(short)
+    return None if squash is None else (squash, f"{name}(...)")
 
 
 def _layer_activation(node: ast.expr) -> tuple[str, str] | None:
@@ -353,7 +357,7 @@ class _Visitor(ast.NodeVisitor):
                 if not isinstance(node, ast.Call):
                     continue
                 callee = _dotted(node.func)
-                if callee and _is_distribution(callee) and node.keywords:
+                if callee and _is_distribution(node, callee) and node.keywords:
                     self._distribution(node, callee, scope, function, scope_node)
 
     def _distribution(
@@ -424,7 +428,7 @@ class _Visitor(ast.NodeVisitor):
         functions = {id(n): name for n, name in _functions(tree)}
         for node, function in _calls_with_function(tree, functions):
             callee = _dotted(node.func)
-            if not callee or _is_distribution(callee):
+            if not callee or _is_distribution(node, callee):
                 continue  # tfd.OneHotCategorical is the distribution, not the layer
             if callee.rsplit(".", 1)[-1] not in LOGITS_LAYERS:
                 continue

@@ -50,18 +50,6 @@ def distributions_once(obs: Observation) -> list[DistRecord]:
     return unique
 
 
-# Keras cross-entropies by the squashing they expect of their input (from_logits=False)
-# or apply themselves (from_logits=True).
-SOFTMAX_LOSSES = frozenset(
-    {
-        "categorical_crossentropy",
-        "categorical_focal_crossentropy",
-        "sparse_categorical_crossentropy",
-    }
-)
-SIGMOID_LOSSES = frozenset({"binary_crossentropy", "binary_focal_crossentropy"})
-
-
 @dataclass(frozen=True)
 class KerasLossInput:
     """The model's plain output as a Keras loss receives it at batch N."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tfpcheck.losses import canonical_loss_name
+from tfpcheck.catalog.keras_losses import canonical_loss_name
 from tfpcheck.model_file.json_text import type_name
 from tfpcheck.model_file.serialized_code import LAMBDA, lambda_function
 from tfpcheck.model_file.types import LossConfig, ModelReadError

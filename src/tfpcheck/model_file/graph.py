@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
+from tfpcheck.catalog.tfp_layers import TFP_LAYER_NAMES
 from tfpcheck.model_file.json_text import type_name
 from tfpcheck.model_file.limits import MAX_MODEL_DEPTH, MAX_WALK_DEPTH
 from tfpcheck.model_file.serialized_code import layer_code
@@ -19,26 +20,6 @@ from tfpcheck.model_file.types import Layer, ModelReadError
 INPUT_LAYER = "InputLayer"
 KERAS_TENSOR = "__keras_tensor__"
 CONSTANT = "_CONSTANT_VALUE"  # tf_keras TFOpLambda stores constant arguments as fake refs
-# tfp.layers classes, to recognise them in .h5 configs that do not record a module
-TFP_LAYERS = frozenset(
-    {
-        "AutoregressiveTransform",
-        "CategoricalMixtureOfOneHotCategorical",
-        "DistributionLambda",
-        "IndependentBernoulli",
-        "IndependentLogistic",
-        "IndependentNormal",
-        "IndependentPoisson",
-        "KLDivergenceAddLoss",
-        "MixtureLogistic",
-        "MixtureNormal",
-        "MixtureSameFamily",
-        "MultivariateNormalTriL",
-        "OneHotCategorical",
-        "VariableLayer",
-        "VariationalGaussianProcess",
-    }
-)
 
 
 @dataclass
@@ -341,7 +322,7 @@ def _module(entry: dict[str, Any], class_name: str, config: dict[str, Any]) -> s
     inner = config.get("module")
     if isinstance(inner, str) and inner.startswith("tensorflow_probability"):
         return inner
-    if class_name in TFP_LAYERS:
+    if class_name in TFP_LAYER_NAMES:  # tfp.layers classes, in .h5 configs
         return "tensorflow_probability.python.layers"
     return None
 

@@ -16,13 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from tfpcheck.catalog.keras_losses import BINARY_CONSUMERS, ONE_HOT_CONSUMERS, SPARSE_CONSUMERS
 from tfpcheck.evidence.observations import LossInfo, OutputInfo, Shape, TargetVariant
 
 SEED = 20240611
-SPARSE_LOSSES = frozenset({"sparse_categorical_crossentropy"})
-ONE_HOT_LOSSES = frozenset({"categorical_crossentropy", "categorical_focal_crossentropy"})
-BINARY_LOSSES = frozenset({"binary_crossentropy", "binary_focal_crossentropy"})
-INTEGER_DISTRIBUTIONS = frozenset({"Categorical", "Bernoulli", "Poisson", "Binomial"})
+# The targets each Keras loss expects: integer labels, one-hot rows, 0/1 values.
+SPARSE_LOSSES = SPARSE_CONSUMERS
+ONE_HOT_LOSSES = ONE_HOT_CONSUMERS
+BINARY_LOSSES = BINARY_CONSUMERS
 WRITE_DATA = "write it with numpy.savez(path, x=..., y=...)"
 
 

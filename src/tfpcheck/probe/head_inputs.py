@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from tfpcheck.catalog.tfp_layers import HEADS
 from tfpcheck.evidence.observations import HeadCall, Shape
 from tfpcheck.rules.heads import WidthSource
-from tfpcheck.rules.params_size import FORMULAS, MIXTURES, HeadSpec
+from tfpcheck.rules.params_size import HeadSpec
 
 TFP_MODULE = "tensorflow_probability"
 
@@ -22,7 +23,7 @@ TFP_MODULE = "tensorflow_probability"
 def _builtin_class(layer: Any) -> str | None:
     """The tfp.layers class a layer is (or subclasses), when it has a params_size formula."""
     for cls in type(layer).__mro__:
-        if cls.__name__ in FORMULAS and cls.__module__.startswith(TFP_MODULE):
+        if cls.__name__ in HEADS and cls.__module__.startswith(TFP_MODULE):
             return cls.__name__
     return None
 
@@ -62,14 +63,15 @@ def live_head_spec(layer: Any) -> HeadSpec | None:
     cls = _builtin_class(layer)
     if cls is None:
         return None
+    head = HEADS[cls]
     closure = _closure(getattr(layer, "_make_distribution_fn", None))
-    event_value = closure.get("event_size", closure.get("event_shape"))
-    event = () if cls == "MixtureSameFamily" else _shape(event_value)
+    key = head.event_argument
+    event = () if key is None else _shape(closure.get(key))  # MixtureSameFamily: none
     k = _count(closure.get("num_components"))
-    if event is None or (cls in MIXTURES and k is None):
+    if event is None or (head.is_mixture and k is None):
         return None
     component = None
-    if cls == "MixtureSameFamily":
+    if "component_params_size" in head.arguments:
         component = live_head_spec(closure.get("component_layer"))
         if component is None:
             return None

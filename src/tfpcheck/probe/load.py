@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from tfpcheck.catalog.tfp_layers import TFP_LAYER_NAMES
 from tfpcheck.evidence.sites import ErrorSummary
 from tfpcheck.findings import Finding, Where
 from tfpcheck.probe.frames import summarize_error
@@ -52,26 +53,6 @@ UNKNOWN_OBJECT = re.compile(
     re.I,
 )
 SAFE_MODE = re.compile(r"safe_mode", re.I)
-TFP_LAYER_NAMES = (
-    "DistributionLambda",
-    "IndependentNormal",
-    "IndependentBernoulli",
-    "IndependentLogistic",
-    "IndependentPoisson",
-    "OneHotCategorical",
-    "MultivariateNormalTriL",
-    "MixtureNormal",
-    "MixtureLogistic",
-    "MixtureSameFamily",
-    "CategoricalMixtureOfOneHotCategorical",
-    "DenseFlipout",
-    "DenseReparameterization",
-    "DenseLocalReparameterization",
-    "DenseVariational",
-    "VariationalGaussianProcess",
-    "KLDivergenceAddLoss",
-    "VariableLayer",
-)
 
 
 @dataclass

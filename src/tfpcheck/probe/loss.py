@@ -16,20 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from tfpcheck.catalog.keras_losses import LOGIT_AWARE_LOSSES, LOSS_CLASSES, canonical_loss_name
 from tfpcheck.evidence.observations import LossInfo, Shape
 from tfpcheck.evidence.sites import Site
-from tfpcheck.losses import LOGIT_AWARE_LOSSES, LossSpec, canonical_loss_name, loss_file_error
+from tfpcheck.losses import LossSpec, loss_file_error
 from tfpcheck.probe.instrument import shape_of
 from tfpcheck.probe.user_code import UserCodeError, import_module, resolve, split_reference
-
-# Class names of the Keras losses that accept from_logits, in both Kerases.
-LOSS_CLASSES = {
-    "categorical_crossentropy": "CategoricalCrossentropy",
-    "sparse_categorical_crossentropy": "SparseCategoricalCrossentropy",
-    "binary_crossentropy": "BinaryCrossentropy",
-    "binary_focal_crossentropy": "BinaryFocalCrossentropy",
-    "categorical_focal_crossentropy": "CategoricalFocalCrossentropy",
-}
 
 
 class LossUsageError(Exception):

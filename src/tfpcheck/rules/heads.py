@@ -5,6 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from tfpcheck.catalog.activations import ACTIVATION_LAYER_CLASSES, canonical_activation
+from tfpcheck.catalog.distributions import (
+    SIGMOID_LOGIT_DISTRIBUTIONS as SIGMOID_LOGIT_DISTRIBUTIONS,
+)
+from tfpcheck.catalog.distributions import (
+    SOFTMAX_LOGIT_DISTRIBUTIONS as SOFTMAX_LOGIT_DISTRIBUTIONS,
+)
+from tfpcheck.catalog.distributions import is_distribution_call as is_distribution_callee
+from tfpcheck.catalog.tfp_layers import ACTIVATED_TFP_LAYERS, HEADS
 from tfpcheck.findings import Where
 from tfpcheck.model_file.types import CallSite, FunctionInfo, Layer, ModelFile
 
@@ -24,14 +33,6 @@ TRANSPARENT_LAYERS = frozenset(
         "ActivityRegularization",
     }
 )
-# Layers whose class alone says which activation they apply.
-ACTIVATION_LAYER_CLASSES = {
-    "Softmax": "softmax",
-    "ReLU": "relu",
-    "LeakyReLU": "leaky_relu",
-    "ELU": "elu",
-    "PReLU": "prelu",
-}
 # Layers with an `activation` config entry and `units`/`filters` of their own.
 ACTIVATED_LAYERS = frozenset(
     {
@@ -46,40 +47,16 @@ ACTIVATED_LAYERS = frozenset(
         "SeparableConv1D",
         "SeparableConv2D",
         "DepthwiseConv2D",
-        "DenseFlipout",
-        "DenseReparameterization",
-        "DenseLocalReparameterization",
-        "DenseVariational",
+        *ACTIVATED_TFP_LAYERS,  # DenseFlipout, Conv2DFlipout, ...
     }
-)
-
-# Distribution classes whose `logits=` must be unnormalized, by what normalizes them.
-SOFTMAX_LOGIT_DISTRIBUTIONS = frozenset(
-    {
-        "Categorical",
-        "OneHotCategorical",
-        "RelaxedOneHotCategorical",
-        "Multinomial",
-        "ExpRelaxedOneHotCategorical",
-    }
-)
-SIGMOID_LOGIT_DISTRIBUTIONS = frozenset(
-    {"Bernoulli", "RelaxedBernoulli", "Binomial", "ContinuousBernoulli", "NegativeBinomial"}
 )
 
 # tfp.layers distribution layers: the distribution they build and how it reads its input.
 # "logits": softmax/sigmoid logits; "real": unconstrained parameters it transforms itself.
 TFP_LAYER_DISTRIBUTIONS: dict[str, tuple[str, str]] = {
-    "OneHotCategorical": ("OneHotCategorical", "logits"),
-    "CategoricalMixtureOfOneHotCategorical": ("OneHotCategorical", "logits"),
-    "IndependentBernoulli": ("Bernoulli", "logits"),
-    "IndependentNormal": ("Normal", "real"),
-    "IndependentLogistic": ("Logistic", "real"),
-    "IndependentPoisson": ("Poisson", "real"),
-    "MultivariateNormalTriL": ("MultivariateNormalTriL", "real"),
-    "MixtureNormal": ("Normal", "real"),
-    "MixtureLogistic": ("Logistic", "real"),
-    "MixtureSameFamily": ("MixtureSameFamily", "real"),
+    name: (head.distribution, head.reads)
+    for name, head in HEADS.items()
+    if head.distribution is not None and head.reads is not None
 }
 DISTRIBUTION_LAYERS = frozenset({"DistributionLambda", *TFP_LAYER_DISTRIBUTIONS})
 
@@ -89,44 +66,10 @@ def user_functions(layer: Layer) -> list[FunctionInfo]:
     return [fn for fn in layer.functions if not fn.is_tfp_code]
 
 
-DISTRIBUTION_PREFIXES = ("tfd.", "tfp.distributions.", "distributions.", "tfp.d.")
-
-
 def is_distribution_call(call: CallSite) -> bool:
-    name = call.short_name
-    if not name[:1].isupper():
-        return False
-    return call.callee.startswith(DISTRIBUTION_PREFIXES) or name in KNOWN_DISTRIBUTIONS
-
-
-KNOWN_DISTRIBUTIONS = frozenset(
-    {
-        *SOFTMAX_LOGIT_DISTRIBUTIONS,
-        *SIGMOID_LOGIT_DISTRIBUTIONS,
-        "Normal",
-        "LogNormal",
-        "Logistic",
-        "Laplace",
-        "StudentT",
-        "Cauchy",
-        "Gamma",
-        "InverseGamma",
-        "Beta",
-        "Exponential",
-        "Poisson",
-        "Dirichlet",
-        "Independent",
-        "MixtureSameFamily",
-        "MultivariateNormalDiag",
-        "MultivariateNormalTriL",
-        "MultivariateNormalFullCovariance",
-        "MultivariateNormalLinearOperator",
-        "TruncatedNormal",
-        "HalfNormal",
-        "Weibull",
-        "VonMises",
-    }
-)
+    """Whether a decompiled call builds a tfd distribution, by its spelling (as the source
+    scan decides it)."""
+    return is_distribution_callee(call.callee, (key for key, _ in call.kwargs))
 
 
 @dataclass
@@ -284,8 +227,7 @@ def width_source(model: ModelFile, layer: Layer) -> WidthSource | None:
 
 
 def normalize_activation(name: str) -> str:
-    name = name.lower()
-    return {"none": "linear", "softmax_v2": "softmax"}.get(name, name)
+    return canonical_activation(name)
 
 
 def output_layers(model: ModelFile, only: str | None = None) -> list[Layer]:

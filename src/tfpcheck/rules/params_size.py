@@ -2,31 +2,29 @@
 
 A head is described by the arguments its `params_size` takes (event shape, number of
 components, a mixture's component layer), read from a saved or described model here and
-from the live layer in the probe (tfpcheck.probe.head_inputs). The formulas are those of
-tensorflow_probability/python/layers/distribution_layer.py (TFP 0.25); a test checks them
-against the installed TFP.
+from the live layer in the probe (tfpcheck.probe.head_inputs). The formulas, and the order
+of each head's arguments, are those of tfpcheck.catalog.tfp_layers; tests check them against
+the installed TFP.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from tfpcheck.catalog.tfp_layers import (
+    EVENT_SIZE_HEADS,
+    HEADS,
+    MIXTURE_HEADS,
+    head_params_size,
+)
 from tfpcheck.model_file.types import FunctionInfo, Layer
 
-# Classes whose argument is `event_size` (an int); the others take `event_shape`.
-EVENT_SIZE_CLASSES = frozenset(
-    {"OneHotCategorical", "MultivariateNormalTriL", "CategoricalMixtureOfOneHotCategorical"}
-)
-MIXTURES = frozenset(
-    {
-        "MixtureSameFamily",
-        "MixtureNormal",
-        "MixtureLogistic",
-        "CategoricalMixtureOfOneHotCategorical",
-    }
-)
+# Heads whose argument is `event_size` (an int); the others take `event_shape`.
+EVENT_SIZE_CLASSES = EVENT_SIZE_HEADS
+MIXTURES = MIXTURE_HEADS
+# The heads with a params_size formula (tfpcheck.catalog.tfp_layers).
+FORMULAS = HEADS
 
 
 @dataclass(frozen=True)
@@ -48,8 +46,14 @@ class HeadSpec:
 
     @property
     def params_size(self) -> int | None:
-        formula = FORMULAS.get(self.layer_class)
-        return None if formula is None else formula(self)
+        component = None if self.component is None else self.component.params_size
+        arguments: dict[str, object] = {
+            "event_shape": self.event_shape,
+            "event_size": self.event_size,
+            "num_components": self.num_components,
+            "component_params_size": component,
+        }
+        return head_params_size(self.layer_class, arguments)
 
     def with_event_size(self, size: int) -> HeadSpec:
         return replace(self, event_shape=(size,))
@@ -60,64 +64,32 @@ class HeadSpec:
 
     def params_size_call(self, prefix: str = "tfp.layers.") -> str:
         """The expression that sizes the layer before it, as in TFP's examples."""
-        if self.layer_class == "MixtureSameFamily" and self.component is not None:
-            args = [str(self.num_components), self.component.params_size_call(prefix)]
-        else:
-            args = self._arguments()
-        return f"{prefix}{self.layer_class}.params_size({', '.join(args)})"
+        component = None if self.component is None else self.component.params_size_call(prefix)
+        return f"{prefix}{self.layer_class}.params_size({', '.join(self._arguments(component))})"
 
-    def _arguments(self) -> list[str]:
-        event = _render_shape(self.event_shape)
-        k = str(self.num_components)
-        if self.layer_class == "MixtureSameFamily":
+    def _arguments(self, component: str | None = None) -> list[str]:
+        """The layer's arguments as written, in TFP's order: (num_components, event_shape)
+        for MixtureNormal, (event_size, num_components) for its one-hot mixture."""
+        head = HEADS.get(self.layer_class)
+        if head is None:
+            return [_render_shape(self.event_shape)] if self.event_shape else []
+        if component is None:
             component = self.component.render() if self.component is not None else "..."
-            return [k, component]
-        if self.layer_class == "CategoricalMixtureOfOneHotCategorical":
-            return [event, k]  # CategoricalMixtureOfOneHotCategorical(event_size, num_components)
-        if self.layer_class in MIXTURES:
-            return [k, event]  # MixtureNormal(num_components, event_shape)
-        return [event] if self.event_shape else []
+        rendered = {
+            "event_shape": _render_shape(self.event_shape),
+            "event_size": _render_shape(self.event_shape),
+            "num_components": str(self.num_components),
+            "component_params_size": component,
+        }
+        if not head.is_mixture and not self.event_shape:
+            return []  # IndependentNormal(): a scalar event is the default
+        return [rendered[name] for name in head.arguments]
 
 
 def _render_shape(shape: tuple[int, ...]) -> str:
     if len(shape) == 1:
         return str(shape[0])
     return "()" if not shape else "(" + ", ".join(map(str, shape)) + ")"
-
-
-def _mixture(per_component: Callable[[HeadSpec], int | None]) -> Callable[[HeadSpec], int | None]:
-    # MixtureSameFamily.params_size(k, c) = k * (1 + c): k mixture logits, then k components.
-    def formula(spec: HeadSpec) -> int | None:
-        size = per_component(spec)
-        k = spec.num_components
-        return None if size is None or k is None else k * (1 + size)
-
-    return formula
-
-
-def _component(spec: HeadSpec) -> int | None:
-    return None if spec.component is None else spec.component.params_size
-
-
-def _normal(spec: HeadSpec) -> int:
-    return 2 * spec.event_size  # a location and a scale per value
-
-
-FORMULAS: dict[str, Callable[[HeadSpec], int | None]] = {
-    "OneHotCategorical": lambda spec: spec.event_size,
-    "IndependentBernoulli": lambda spec: spec.event_size,
-    "IndependentPoisson": lambda spec: spec.event_size,
-    "IndependentNormal": _normal,
-    "IndependentLogistic": _normal,
-    # a location, then the lower triangle of the scale matrix
-    "MultivariateNormalTriL": lambda spec: (
-        spec.event_size + spec.event_size * (spec.event_size + 1) // 2
-    ),
-    "CategoricalMixtureOfOneHotCategorical": _mixture(lambda spec: spec.event_size),
-    "MixtureNormal": _mixture(_normal),
-    "MixtureLogistic": _mixture(_normal),
-    "MixtureSameFamily": _mixture(_component),
-}
 
 
 def event_shape_of(value: object) -> tuple[int, ...] | None:
@@ -145,15 +117,15 @@ def _own_lambda_class(fn: FunctionInfo) -> str | None:
 
 
 def _spec_from(cls: str, sources: list[dict[str, object]]) -> HeadSpec | None:
-    key = "event_size" if cls in EVENT_SIZE_CLASSES else "event_shape"
-    event: tuple[int, ...] | None = () if cls == "MixtureSameFamily" else None
+    key = HEADS[cls].event_argument
+    event: tuple[int, ...] | None = () if key is None else None  # MixtureSameFamily: none
     k: int | None = None
     for source in sources:
-        if event is None and key in source:
+        if event is None and key is not None and key in source:
             event = event_shape_of(source[key])
         if k is None:
             k = _count(source.get("num_components"))
-    if event is None or (cls in MIXTURES and k is None):
+    if event is None or (HEADS[cls].is_mixture and k is None):
         return None
     return HeadSpec(cls, event, k)
 

@@ -16,16 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from tfpcheck.catalog.activations import POSITIVE_FUNCTIONS, ZERO_REACHING_FUNCTIONS
 from tfpcheck.model_file.types import Expr
 
 SignKind = Literal["positive", "nonnegative", "any", "unknown"]
 
-# Calls whose result is > 0 whatever their input.
-STRICTLY_POSITIVE = frozenset(
-    {"exp", "Exp", "exponential", "softplus", "Softplus", "sigmoid", "Sigmoid", "softmax"}
-)
-# Calls whose result is >= 0 and exactly 0 for some inputs (their input's 0, or below).
-ZERO_AT_ZERO = frozenset({"abs", "absolute", "Abs", "square", "Square", "relu", "relu6", "Relu"})
+# Calls whose result is > 0 whatever their input (exp, softplus, sigmoid, softmax).
+STRICTLY_POSITIVE = POSITIVE_FUNCTIONS
+# Calls whose result is >= 0 and exactly 0 for some inputs (their input's 0, or below:
+# abs, square, relu).
+ZERO_AT_ZERO = ZERO_REACHING_FUNCTIONS
 # Calls that keep their first argument's values (and so its sign), only moved or cast.
 SIGN_KEEPING = frozenset(
     {

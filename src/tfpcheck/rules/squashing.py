@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from tfpcheck.catalog.activations import squash_of
 from tfpcheck.findings import Finding, Where
 from tfpcheck.rules.base import Rule
 from tfpcheck.rules.context import StaticContext
@@ -22,7 +23,7 @@ from tfpcheck.source_scan import SourceScan
 
 @dataclass(frozen=True)
 class Squash:
-    activation: str  # "softmax" or "sigmoid"
+    activation: str  # "softmax" or "sigmoid" (hard_sigmoid is a sigmoid here)
     distributions: frozenset[str]  # distributions whose logits= it must not feed
     builtin_layers: frozenset[str]  # tfp.layers that read their input as these logits
     losses: frozenset[str]  # Keras losses whose from_logits=True it must not feed
@@ -57,7 +58,7 @@ def squash_findings(ctx: StaticContext, rule: Rule, squash: Squash) -> Iterator[
                 continue
             consumer = f"{call.callee}(logits=...) in '{head.layer.name}'"
         found = activation_source(model, head.layer)
-        if found is None or found[1] != squash.activation:
+        if found is None or squash_of(found[1]) != squash.activation:
             continue
         source, _ = found
         source_call = keras_layer_call(source)
@@ -94,7 +95,7 @@ def squash_findings(ctx: StaticContext, rule: Rule, squash: Squash) -> Iterator[
             continue
         for out in output_layers(model, loss.output):
             found = output_activation(model, out)
-            if found is None or found[1] != squash.activation:
+            if found is None or squash_of(found[1]) != squash.activation:
                 continue
             source, _ = found
             source_call = keras_layer_call(source)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tfpcheck.catalog.distributions import ELEMENTWISE_DISTRIBUTIONS
 from tfpcheck.findings import Finding, Severity, Where
 from tfpcheck.model_file.bytecode.expr_query import last_axis_slice, subscript_of, walk
 from tfpcheck.model_file.types import Expr
@@ -27,24 +28,7 @@ if TYPE_CHECKING:
     from tfpcheck.evidence.observations import HeadCall, Observation
 
 # Families whose parameters are elementwise: every parameter slice must be equally wide.
-ELEMENTWISE_FAMILIES = frozenset(
-    {
-        "Normal",
-        "LogNormal",
-        "Logistic",
-        "Laplace",
-        "Cauchy",
-        "Gumbel",
-        "StudentT",
-        "Gamma",
-        "InverseGamma",
-        "Beta",
-        "Weibull",
-        "TruncatedNormal",
-        "HalfNormal",
-        "MultivariateNormalDiag",
-    }
-)
+ELEMENTWISE_FAMILIES = ELEMENTWISE_DISTRIBUTIONS
 
 
 def _slice_of_arg(expr: Expr, argname: str) -> tuple[int | None, int | None] | None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from tfpcheck.catalog.distributions import SOFTMAX_LOGIT_DISTRIBUTIONS, heads_reading
+from tfpcheck.catalog.keras_losses import SOFTMAX_LOSSES
 from tfpcheck.findings import Finding, Severity
 from tfpcheck.rules.base import Rule, RuleDoc
 from tfpcheck.rules.context import StaticContext
-from tfpcheck.rules.heads import SOFTMAX_LOGIT_DISTRIBUTIONS
 from tfpcheck.rules.squashing import Squash, source_squash_findings, squash_findings
 from tfpcheck.source_scan import SourceScan
 
@@ -18,14 +19,8 @@ if TYPE_CHECKING:
 SQUASH = Squash(
     activation="softmax",
     distributions=SOFTMAX_LOGIT_DISTRIBUTIONS,
-    builtin_layers=frozenset({"OneHotCategorical", "CategoricalMixtureOfOneHotCategorical"}),
-    losses=frozenset(
-        {
-            "categorical_crossentropy",
-            "sparse_categorical_crossentropy",
-            "categorical_focal_crossentropy",
-        }
-    ),
+    builtin_layers=heads_reading("softmax"),  # OneHotCategorical, its categorical mixture
+    losses=SOFTMAX_LOSSES,
     probs_class="Categorical",
 )
 
@@ -43,9 +38,9 @@ def source_findings(scan: SourceScan) -> Iterator[Finding]:
 def confirm(obs: Observation, static: tuple[Finding, ...]) -> Iterator[Finding]:
     """The probe's values: logits that are already probabilities, or a softmax output
     trained with from_logits=True."""
+    from tfpcheck.catalog.keras_losses import SOFTMAX_LOSSES
     from tfpcheck.evidence.observations import fmt_shape
     from tfpcheck.evidence.values import (
-        SOFTMAX_LOSSES,
         distributions_once,
         keras_loss_input,
         on_simplex,

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from tfpcheck.catalog.distributions import SIGMOID_LOGIT_DISTRIBUTIONS, heads_reading
+from tfpcheck.catalog.keras_losses import SIGMOID_LOSSES
 from tfpcheck.findings import Finding, Severity
 from tfpcheck.rules.base import Rule, RuleDoc
 from tfpcheck.rules.context import StaticContext
-from tfpcheck.rules.heads import SIGMOID_LOGIT_DISTRIBUTIONS
 from tfpcheck.rules.squashing import Squash, source_squash_findings, squash_findings
 from tfpcheck.source_scan import SourceScan
 
@@ -18,8 +19,8 @@ if TYPE_CHECKING:
 SQUASH = Squash(
     activation="sigmoid",
     distributions=SIGMOID_LOGIT_DISTRIBUTIONS,
-    builtin_layers=frozenset({"IndependentBernoulli"}),
-    losses=frozenset({"binary_crossentropy", "binary_focal_crossentropy"}),
+    builtin_layers=heads_reading("sigmoid"),  # IndependentBernoulli
+    losses=SIGMOID_LOSSES,
     probs_class="Bernoulli",
 )
 
@@ -37,9 +38,9 @@ def source_findings(scan: SourceScan) -> Iterator[Finding]:
 def confirm(obs: Observation, static: tuple[Finding, ...]) -> Iterator[Finding]:
     """The probe's values: logits that all lie in (0, 1), or a sigmoid output trained with
     from_logits=True."""
+    from tfpcheck.catalog.keras_losses import SIGMOID_LOSSES
     from tfpcheck.evidence.observations import fmt_shape
     from tfpcheck.evidence.values import (
-        SIGMOID_LOSSES,
         distributions_once,
         in_unit_interval,
         keras_loss_input,

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from tfpcheck.catalog.activations import PROBABILITY_FUNCTIONS
+from tfpcheck.catalog.distributions import SIGMOID_LOGIT_DISTRIBUTIONS, SOFTMAX_LOGIT_DISTRIBUTIONS
+from tfpcheck.catalog.keras_losses import CROSS_ENTROPY_LOSSES, SIGMOID_LOSSES, SOFTMAX_LOSSES
 from tfpcheck.findings import Finding, Severity
-from tfpcheck.losses import CROSS_ENTROPY_LOSSES
 from tfpcheck.model_file.bytecode.expr_query import contains_call
 from tfpcheck.rules.base import Rule, RuleDoc
 from tfpcheck.rules.context import StaticContext
 from tfpcheck.rules.heads import (
-    SIGMOID_LOGIT_DISTRIBUTIONS,
-    SOFTMAX_LOGIT_DISTRIBUTIONS,
     activation_source,
     distribution_heads,
     keras_layer_call,
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 PROBS_DISTRIBUTIONS = SOFTMAX_LOGIT_DISTRIBUTIONS | SIGMOID_LOGIT_DISTRIBUTIONS
 # Calls that turn raw values into probabilities inside the lambda itself
-SQUASHING_CALLS = frozenset({"sigmoid", "softmax", "Sigmoid", "Softmax"})
+SQUASHING_CALLS = PROBABILITY_FUNCTIONS
 
 
 def _head_findings(ctx: StaticContext) -> Iterator[Finding]:
@@ -70,7 +70,7 @@ def _loss_findings(ctx: StaticContext) -> Iterator[Finding]:
             if found is None or found[1] != "linear":
                 continue
             source, _ = found
-            squash = "sigmoid" if "binary" in loss.name else "softmax"
+            squash = "sigmoid" if loss.name in SIGMOID_LOSSES else "softmax"
             yield RULE.finding(
                 f"output {keras_layer_call(source)} has no activation, but the loss "
                 f"{loss.name} is computed with from_logits=False: raw logits are read as "
@@ -93,8 +93,6 @@ def confirm(obs: Observation, static: tuple[Finding, ...]) -> Iterator[Finding]:
     from_logits=False."""
     from tfpcheck.evidence.observations import fmt_shape
     from tfpcheck.evidence.values import (
-        SIGMOID_LOSSES,
-        SOFTMAX_LOSSES,
         distributions_once,
         keras_loss_input,
         leaves_unit_interval,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from tfpcheck.catalog.keras_losses import ONE_HOT_CONSUMERS, SPARSE_CONSUMERS
 from tfpcheck.findings import Finding, Severity
 from tfpcheck.rules.base import Rule, RuleDoc
 
@@ -12,9 +13,6 @@ if TYPE_CHECKING:
     import numpy as np
 
     from tfpcheck.evidence.observations import LossEval, Observation
-
-SPARSE_CONSUMERS = frozenset({"sparse_categorical_crossentropy"})
-ONE_HOT_CONSUMERS = frozenset({"categorical_crossentropy", "categorical_focal_crossentropy"})
 
 
 def is_one_hot(y: np.ndarray, classes: int) -> bool:

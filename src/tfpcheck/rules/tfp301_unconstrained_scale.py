@@ -5,39 +5,40 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from tfpcheck.catalog.activations import (
+    NONNEGATIVE_FUNCTIONS,
+    POSITIVE_ACTIVATIONS,
+    ZERO_BELOW_FUNCTIONS,
+)
+from tfpcheck.catalog.distributions import POSITIVE_PARAMETERS
 from tfpcheck.findings import Finding, Severity, Where
 from tfpcheck.model_file.bytecode.expr_query import contains_call, walk
 from tfpcheck.model_file.types import Expr
 from tfpcheck.rules.base import Rule, RuleDoc
 from tfpcheck.rules.context import StaticContext
 from tfpcheck.rules.heads import activation_source, distribution_heads, layer_where
-from tfpcheck.rules.positivity import ANY, MAX_NAME_DEPTH, POSITIVE, UNKNOWN, Lookup, Sign, sign
+from tfpcheck.rules.positivity import (
+    ANY,
+    CLIP,
+    MAX_NAME_DEPTH,
+    MAXIMUM,
+    POSITIVE,
+    UNKNOWN,
+    Lookup,
+    Sign,
+    sign,
+)
 from tfpcheck.source_scan import DistributionCall, SourceScan
 
 if TYPE_CHECKING:
     from tfpcheck.evidence.observations import Observation
 
-POSITIVE_PARAMETERS = frozenset(
-    {
-        "scale",
-        "scale_diag",
-        "rate",
-        "concentration",
-        "concentration0",
-        "concentration1",
-        "df",
-        "scale_identity_multiplier",
-    }
-)
 # Calls that keep a parameter away from negative values: past them, a scale is only
 # reported when it can still be exactly 0 (see rules.positivity).
-POSITIVE_TRANSFORMS = frozenset(
-    {"exp", "softplus", "Softplus", "Exp", "sigmoid", "Sigmoid", "softmax", "square", "abs"}
-)
-
-
-# Activations whose every output is > 0: a slice of such a layer's outputs is positive.
-POSITIVE_ACTIVATIONS = frozenset({"softplus", "exponential", "sigmoid", "softmax"})
+POSITIVE_TRANSFORMS = NONNEGATIVE_FUNCTIONS
+# POSITIVE_PARAMETERS (scale, rate, concentration, df, ...) and POSITIVE_ACTIVATIONS (whose
+# every output is > 0, so that a slice of such a layer's outputs is positive) are the
+# catalog's: tfpcheck.catalog.distributions and tfpcheck.catalog.activations.
 
 
 def _uses(expr: Expr, name: str) -> bool:
@@ -69,7 +70,7 @@ def zero_fix(key: str, expr: Expr, zero_by: Expr) -> str:
 
 
 # Zero-makers that are 0 for every input <= 0, not just at 0.
-CUT_AT_ZERO = frozenset({"relu", "relu6", "Relu", "maximum", "Maximum", "clip_by_value", "clip"})
+CUT_AT_ZERO = ZERO_BELOW_FUNCTIONS | MAXIMUM | CLIP
 
 
 def _zero_message(

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from tfpcheck.catalog.activations import LOGIT_CHANGING_ACTIVATIONS, NONNEGATIVE_ACTIVATIONS
+from tfpcheck.catalog.distributions import SIGMOID_LOGIT_DISTRIBUTIONS, SOFTMAX_LOGIT_DISTRIBUTIONS
 from tfpcheck.findings import Finding, Severity
 from tfpcheck.rules.base import Rule, RuleDoc
 from tfpcheck.rules.context import StaticContext
 from tfpcheck.rules.heads import (
-    SIGMOID_LOGIT_DISTRIBUTIONS,
-    SOFTMAX_LOGIT_DISTRIBUTIONS,
     Head,
     activation_source,
     distribution_heads,
@@ -17,12 +17,14 @@ from tfpcheck.rules.heads import (
     layer_where,
 )
 
-SQUASHING = frozenset({"relu", "relu6", "sigmoid", "hard_sigmoid", "softmax", "exponential"})
+# Activations that never output a negative value (relu, sigmoid, softmax, exponential, ...):
+# no location can be negative. softplus is left out: a softplus layer feeding a lambda that
+# takes a positive parameter from it is how TFP301 wants scales made.
+SQUASHING = NONNEGATIVE_ACTIVATIONS - {"softplus"}
 # Logits must range over all reals: anything that bounds them, or bends the negative half
 # (leaky_relu, elu, selu keep it but squash it), limits how confident the model can be.
-CLAMPS_LOGITS = SQUASHING | frozenset(
-    {"elu", "selu", "leaky_relu", "prelu", "softplus", "tanh", "gelu", "silu", "swish", "mish"}
-)
+# Only the identity and log_softmax (a shift per row) leave softmax(logits) as it was.
+CLAMPS_LOGITS = LOGIT_CHANGING_ACTIVATIONS
 
 
 def _reported_elsewhere(head: Head, activation: str) -> bool:
