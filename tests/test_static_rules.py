@@ -55,6 +55,8 @@ def _matches(finding: Finding, expect: dict[str, Any]) -> list[str]:
             problems.append(f"evidence[{key}]={finding.evidence.get(key)!r}")
     if "fix_contains" in expect and expect["fix_contains"] not in finding.fix:
         problems.append(f"fix={finding.fix!r}")
+    if "message_contains" in expect and expect["message_contains"] not in finding.message:
+        problems.append(f"message={finding.message!r}")
     return problems
 
 

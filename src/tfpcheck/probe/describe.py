@@ -4,13 +4,16 @@ A saved file's description comes from its `config.json`; a factory's model is se
 the worker the way saving would write that JSON (the real Keras' `serialize_keras_object`,
 lambdas included, as marshal and cloudpickle payloads) and read by the same static reader.
 So a mistake is found the same way whatever the input kind. Layers whose configuration
-cannot be serialized (DenseVariational, some tfp.layers) are described from their
-attributes: class, name, units and activation.
+cannot be serialized (DenseVariational, some tfp.layers, a lambda whose source Keras cannot
+find) are described from their attributes: class, name, units, activation, and a
+DistributionLambda's own function as the marshalled code Keras would have saved.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import marshal
 from typing import Any
 
 from tfpcheck.findings import Finding
@@ -127,7 +130,29 @@ def _attributes(layer: Any, keras: Any) -> dict[str, Any]:
             name = getattr(activation, "__name__", None)
             if isinstance(name, str):
                 config["activation"] = name
+    function = _function_entry(getattr(layer, "_make_distribution_fn", None))
+    if function is not None:
+        config["make_distribution_fn"] = function
     return {"class_name": type(layer).__name__, "module": type(layer).__module__, "config": config}
+
+
+def _function_entry(fn: Any) -> dict[str, Any] | None:
+    """A live function as Keras' legacy serialization writes a lambda ([code, defaults,
+    closure], the code marshalled in base64), for the static reader to decompile as data.
+    Closure cells the JSON cannot hold are left out (None), as a saved file's would be."""
+    code = getattr(fn, "__code__", None)
+    if code is None:  # a class (DistributionLambda(tfd.Poisson)) or a builtin
+        return None
+    cells = []
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+            json.dumps(value)
+        except (ValueError, TypeError):  # an empty cell, or an object
+            value = None
+        cells.append(value)
+    raw = base64.b64encode(marshal.dumps(code)).decode("ascii")
+    return {"class_name": "__lambda__", "config": {"value": [raw, None, cells or None]}}
 
 
 def _compile_config(loaded: Loaded, keras: Any) -> dict[str, Any] | None:

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tfpcheck.catalog.activations import LOGIT_CHANGING_ACTIVATIONS, NONNEGATIVE_ACTIVATIONS
-from tfpcheck.catalog.distributions import SIGMOID_LOGIT_DISTRIBUTIONS, SOFTMAX_LOGIT_DISTRIBUTIONS
+from tfpcheck.catalog.activations import (
+    LOGIT_CHANGING_ACTIVATIONS,
+    NONNEGATIVE_ACTIVATIONS,
+    activation_range,
+)
+from tfpcheck.catalog.distributions import (
+    DISTRIBUTIONS,
+    POSITIVE_PARAMETERS,
+    SIGMOID_LOGIT_DISTRIBUTIONS,
+    SOFTMAX_LOGIT_DISTRIBUTIONS,
+    is_distribution_call,
+)
 from tfpcheck.findings import Finding, Severity
+from tfpcheck.model_file.bytecode.expr_query import walk
+from tfpcheck.model_file.types import Expr
 from tfpcheck.rules.base import Rule, RuleDoc
 from tfpcheck.rules.context import StaticContext
 from tfpcheck.rules.heads import (
@@ -37,6 +49,57 @@ def _reported_elsewhere(head: Head, activation: str) -> bool:
     return activation in {"sigmoid", "hard_sigmoid"} and bool(dists & SIGMOID_LOGIT_DISTRIBUTIONS)
 
 
+def _uses(expr: Expr, name: str) -> bool:
+    return any(node.kind == "name" and node.value == name for node in walk(expr))
+
+
+def fed_parameters(head: Head) -> tuple[str, ...] | None:
+    """The parameters of the head's distributions that its input reaches (keywords, and
+    positional arguments by the constructor's order); None when the head does not say."""
+    fn = head.function
+    if head.is_builtin or fn is None or not fn.argnames or not head.calls:
+        return None
+    arg = fn.argnames[0]
+    fed: list[str] = []
+    for call in head.calls:
+        order = (
+            DISTRIBUTIONS[call.short_name].parameters if call.short_name in DISTRIBUTIONS else ()
+        )
+        named = [(order[i] if i < len(order) else None, e) for i, e in enumerate(call.args)]
+        for key, expr in [*named, *call.kwargs]:
+            # a distribution built inside the call (Independent(Normal(...))) is its own call
+            nested = expr.kind == "call" and is_distribution_call(str(expr.value))
+            if nested or not _uses(expr, arg):
+                continue
+            if key is None:
+                return None  # a positional argument the catalog cannot name
+            fed.append(key)
+    return tuple(fed) or None
+
+
+LOCATIONS_HARM = "locations and log-scales cannot take the values they need"
+LOGITS_HARM = (
+    "logits cannot range over all reals, so the class probabilities cannot take the values "
+    "they need"
+)
+
+
+def _real_harm(head: Head, activation: str) -> str | None:
+    """What a non-negative activation does to the real-valued parameters it feeds; None
+    when it is harmless there. A head whose input only becomes positive parameters (a
+    Poisson rate, a Gamma's concentration and rate) needs exactly such a constraint."""
+    fed = fed_parameters(head)
+    if fed is None or not set(fed) <= POSITIVE_PARAMETERS:
+        return LOCATIONS_HARM  # locations, or parameters the head does not name
+    found = activation_range(activation)
+    if found is None or (found.positive and found.high == float("inf")):
+        return None  # > 0 and unbounded (exponential): what a positive parameter needs
+    if found.low == 0 and found.low_included:
+        return None  # exactly 0 where its input is negative: TFP301 says so, at the parameter
+    names = ", ".join(dict.fromkeys(fed))
+    return f"{names} cannot exceed {found.high:g}, so the model cannot fit larger values"
+
+
 def check(ctx: StaticContext) -> Iterator[Finding]:
     for head in distribution_heads(ctx.model):
         found = activation_source(ctx.model, head.layer)
@@ -47,14 +110,11 @@ def check(ctx: StaticContext) -> Iterator[Finding]:
         harmful = CLAMPS_LOGITS if logits else SQUASHING
         if activation not in harmful or _reported_elsewhere(head, activation):
             continue
+        what = LOGITS_HARM if logits else _real_harm(head, activation)
+        if what is None:
+            continue
         target = head.layer.class_name if head.is_builtin else ", ".join(head.distributions)
         relu_note = " (relu also zeroes the gradient of every negative unit)"
-        what = (
-            "logits cannot range over all reals, so the class probabilities cannot take the "
-            "values they need"
-            if logits
-            else "locations and log-scales cannot take the values they need"
-        )
         yield RULE.finding(
             f"{keras_layer_call(source)} applies {activation} to the values that become the "
             f"parameters of '{head.layer.name}' ({target or 'a distribution'}): {what}"
