@@ -105,3 +105,34 @@ def test_save_roundtrip_info_only_with_verbose(run_cli) -> None:
     assert [f["code"] for f in verbose["findings"]] == ["TFP006"]
     selected = run_cli(reference, "--no-cache", "--format", "json", "--select", "TFP006")
     assert [f["code"] for f in selected.json()["files"][0]["findings"]] == ["TFP006"]
+
+
+def test_a_live_function_is_described_as_its_saved_lambda_would_be() -> None:
+    """A DistributionLambda whose config Keras cannot write is described from its live
+    function: the marshalled code and its plain closure values, read by the static reader."""
+    import numpy as np
+
+    from tfpcheck.model_file.bytecode.functions import read_marshal_function
+    from tfpcheck.probe.describe import _function_entry
+
+    floor = np.float32(0.25)
+    width = 3
+    marker = object()
+
+    def make(t: Any) -> Any:
+        return (t[..., :width], floor, marker)
+
+    entry = _function_entry(make)
+    assert entry is not None and entry["class_name"] == "__lambda__"
+    code, defaults, closure = entry["config"]["value"]
+    assert defaults is None
+    info = read_marshal_function(code, closure=closure)
+    assert info.argnames == ("t",)
+    # in the closure's order (co_freevars): floor, marker, width; the object is left out
+    assert dict(zip(make.__code__.co_freevars, closure, strict=True)) == {
+        "floor": 0.25,
+        "marker": None,
+        "width": 3,
+    }
+    assert 0.25 in info.closure_values and 3 in info.closure_values
+    assert _function_entry(int) is None  # a class (DistributionLambda(tfd.Poisson)): no code

@@ -147,6 +147,8 @@ def _function_entry(fn: Any) -> dict[str, Any] | None:
     for cell in getattr(fn, "__closure__", None) or ():
         try:
             value = cell.cell_contents
+            if hasattr(value, "item") and getattr(value, "shape", None) == ():
+                value = value.item()  # a NumPy scalar (a closure's `scale = np.float32(1)`)
             json.dumps(value)
         except (ValueError, TypeError):  # an empty cell, or an object
             value = None

@@ -12,7 +12,7 @@ from tfpcheck.catalog.activations import (
 )
 from tfpcheck.catalog.distributions import POSITIVE_PARAMETERS
 from tfpcheck.findings import Finding, Severity, Where
-from tfpcheck.model_file.bytecode.expr_query import contains_call, walk
+from tfpcheck.model_file.bytecode.expr_query import contains_call, uses_name, walk
 from tfpcheck.model_file.types import Expr
 from tfpcheck.rules.base import Rule, RuleDoc
 from tfpcheck.rules.context import StaticContext
@@ -39,10 +39,6 @@ POSITIVE_TRANSFORMS = NONNEGATIVE_FUNCTIONS
 # POSITIVE_PARAMETERS (scale, rate, concentration, df, ...) and POSITIVE_ACTIVATIONS (whose
 # every output is > 0, so that a slice of such a layer's outputs is positive) are the
 # catalog's: tfpcheck.catalog.distributions and tfpcheck.catalog.activations.
-
-
-def _uses(expr: Expr, name: str) -> bool:
-    return any(node.kind == "name" and node.value == name for node in walk(expr))
 
 
 def _keeps_sign(expr: Expr) -> bool:
@@ -107,7 +103,7 @@ def check(ctx: StaticContext) -> Iterator[Finding]:
         positive_input = feeding is not None and feeding[1] in POSITIVE_ACTIVATIONS
         for call in head.calls:
             for key, expr in call.kwargs:
-                if key not in POSITIVE_PARAMETERS or not _uses(expr, argname):
+                if key not in POSITIVE_PARAMETERS or not uses_name(expr, argname):
                     continue
                 found = _head_sign(expr, argname, positive_input)
                 if found.kind == "positive":

@@ -17,8 +17,7 @@ from tfpcheck.catalog.distributions import (
     is_distribution_call,
 )
 from tfpcheck.findings import Finding, Severity
-from tfpcheck.model_file.bytecode.expr_query import walk
-from tfpcheck.model_file.types import Expr
+from tfpcheck.model_file.bytecode.expr_query import uses_name
 from tfpcheck.rules.base import Rule, RuleDoc
 from tfpcheck.rules.context import StaticContext
 from tfpcheck.rules.heads import (
@@ -49,10 +48,6 @@ def _reported_elsewhere(head: Head, activation: str) -> bool:
     return activation in {"sigmoid", "hard_sigmoid"} and bool(dists & SIGMOID_LOGIT_DISTRIBUTIONS)
 
 
-def _uses(expr: Expr, name: str) -> bool:
-    return any(node.kind == "name" and node.value == name for node in walk(expr))
-
-
 def fed_parameters(head: Head) -> tuple[str, ...] | None:
     """The parameters of the head's distributions that its input reaches (keywords, and
     positional arguments by the constructor's order); None when the head does not say."""
@@ -69,7 +64,7 @@ def fed_parameters(head: Head) -> tuple[str, ...] | None:
         for key, expr in [*named, *call.kwargs]:
             # a distribution built inside the call (Independent(Normal(...))) is its own call
             nested = expr.kind == "call" and is_distribution_call(str(expr.value))
-            if nested or not _uses(expr, arg):
+            if nested or not uses_name(expr, arg):
                 continue
             if key is None:
                 return None  # a positional argument the catalog cannot name

@@ -18,6 +18,11 @@ def walk(expr: Expr | None) -> Iterator[Expr]:
         stack.extend(reversed(children))
 
 
+def uses_name(expr: Expr | None, name: str) -> bool:
+    """Whether the expression reads the variable `name` anywhere (t in `t[..., 1:] * 2`)."""
+    return any(node.kind == "name" and node.value == name for node in walk(expr))
+
+
 def calls_in(expr: Expr | None) -> list[str]:
     """Callee names of every call inside, outermost first: ["tfd.Normal", "tf.exp"]."""
     return [str(node.value) for node in walk(expr) if node.kind == "call"]
