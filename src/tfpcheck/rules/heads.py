@@ -6,16 +6,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from tfpcheck.catalog.activations import ACTIVATION_LAYER_CLASSES, canonical_activation
-from tfpcheck.catalog.distributions import (
-    SIGMOID_LOGIT_DISTRIBUTIONS as SIGMOID_LOGIT_DISTRIBUTIONS,
-)
-from tfpcheck.catalog.distributions import (
-    SOFTMAX_LOGIT_DISTRIBUTIONS as SOFTMAX_LOGIT_DISTRIBUTIONS,
-)
+from tfpcheck.catalog.distributions import DISTRIBUTIONS
 from tfpcheck.catalog.distributions import is_distribution_call as is_distribution_callee
 from tfpcheck.catalog.tfp_layers import ACTIVATED_TFP_LAYERS, HEADS
 from tfpcheck.findings import Where
-from tfpcheck.model_file.types import CallSite, FunctionInfo, Layer, ModelFile
+from tfpcheck.model_file.types import CallSite, Expr, FunctionInfo, Layer, ModelFile
 
 # Layers that pass their input's values through unchanged in sign and scale.
 TRANSPARENT_LAYERS = frozenset(
@@ -81,10 +76,33 @@ class Head:
     calls: list[CallSite] = field(default_factory=list)  # constructor calls in user code
     function: FunctionInfo | None = None  # the user's make_distribution_fn
     parameterization: str | None = None  # "logits", "probs" or "real" when known
+    # The name the head's input has in `calls` when no user function names it: a tfd class
+    # given as make_distribution_fn itself (DIRECT_INPUT)
+    input_name: str | None = None
 
     @property
     def is_builtin(self) -> bool:
         return self.layer.class_name in TFP_LAYER_DISTRIBUTIONS
+
+    @property
+    def input_variable(self) -> str | None:
+        """The name the head's input tensor has in its calls (the lambda's argument)."""
+        if self.function is not None and self.function.argnames:
+            return self.function.argnames[0]
+        return self.input_name
+
+
+# DistributionLambda(tfd.Poisson): tfp calls the class with the tensor as its first argument,
+# as if the user had written `lambda t: tfd.Poisson(t)`; the head's calls say so.
+DIRECT_INPUT = "<input>"
+
+
+def _direct_class(layer: Layer) -> str | None:
+    """The tfd class a DistributionLambda was given as its make_distribution_fn, if any."""
+    for fn in layer.functions:
+        if fn.is_tfp_code and fn.name in DISTRIBUTIONS:
+            return fn.name
+    return None
 
 
 def _head_for(layer: Layer) -> Head | None:
@@ -100,6 +118,13 @@ def _head_for(layer: Layer) -> Head | None:
             given = "logits" if outer.kwarg("logits") else "probs" if outer.kwarg("probs") else None
             return Head(layer, [c.short_name for c in calls], calls, fn, given)
     fns = user_functions(layer)
+    name = None if fns else _direct_class(layer)
+    if name is not None:
+        parameters = DISTRIBUTIONS[name].parameters
+        first = parameters[0] if parameters else None
+        call = CallSite(callee=name, args=(Expr("name", DIRECT_INPUT),))
+        given = first if first in ("logits", "probs") else None
+        return Head(layer, [name], [call], None, given, input_name=DIRECT_INPUT)
     return Head(layer, [], function=fns[0] if fns else None)
 
 

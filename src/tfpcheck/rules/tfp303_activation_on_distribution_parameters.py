@@ -51,10 +51,9 @@ def _reported_elsewhere(head: Head, activation: str) -> bool:
 def fed_parameters(head: Head) -> tuple[str, ...] | None:
     """The parameters of the head's distributions that its input reaches (keywords, and
     positional arguments by the constructor's order); None when the head does not say."""
-    fn = head.function
-    if head.is_builtin or fn is None or not fn.argnames or not head.calls:
+    arg = head.input_variable
+    if head.is_builtin or arg is None or not head.calls:
         return None
-    arg = fn.argnames[0]
     fed: list[str] = []
     for call in head.calls:
         order = (
