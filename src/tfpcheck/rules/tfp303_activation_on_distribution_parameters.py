@@ -88,9 +88,12 @@ def _real_harm(head: Head, activation: str) -> str | None:
     found = activation_range(activation)
     if found is None or (found.positive and found.high == float("inf")):
         return None  # > 0 and unbounded (exponential): what a positive parameter needs
-    if found.low == 0 and found.low_included:
-        return None  # exactly 0 where its input is negative: TFP301 says so, at the parameter
     names = ", ".join(dict.fromkeys(fed))
+    if found.low == 0 and found.low_included:
+        if head.function is not None:
+            return None  # TFP301 reads the lambda and says so, at the parameter
+        # the class itself (DistributionLambda(tfd.Poisson)): no lambda for TFP301 to read
+        return f"{names} is exactly 0 wherever its input is negative, where log_prob is not finite"
     return f"{names} cannot exceed {found.high:g}, so the model cannot fit larger values"
 
 
