@@ -214,6 +214,14 @@ def test_distribution_parameters_are_tfps(dist: Distribution) -> None:
         assert float(tf.reduce_min(bijector.forward(tf.constant([-20.0])))) <= 0, name
 
 
+@pytest.mark.parametrize("dist", DISTRIBUTIONS.values(), ids=lambda d: d.name)
+def test_parameters_are_in_the_constructors_order(dist: Distribution) -> None:
+    """Positional arguments are named by this order (tfd.Normal(t[..., :1], t[..., 1:]))."""
+    cls = getattr(tfd, dist.name)
+    order = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    assert order[: len(dist.parameters)] == list(dist.parameters)
+
+
 # What the logits families need besides their logits to be built.
 _EXTRA = {
     "RelaxedOneHotCategorical": {"temperature": 0.5},

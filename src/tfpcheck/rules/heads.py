@@ -94,7 +94,21 @@ class Head:
 
 # DistributionLambda(tfd.Poisson): tfp calls the class with the tensor as its first argument,
 # as if the user had written `lambda t: tfd.Poisson(t)`; the head's calls say so.
-DIRECT_INPUT = "<input>"
+DIRECT_INPUT = "t"
+
+
+def call_arguments(call: CallSite) -> list[tuple[str, Expr]]:
+    """A distribution call's arguments by parameter name: positional ones named by the
+    constructor's order (the catalog's), up to a `*args` or past the known parameters, then
+    the keywords."""
+    order = DISTRIBUTIONS[call.short_name].parameters if call.short_name in DISTRIBUTIONS else ()
+    named: list[tuple[str, Expr]] = []
+    for index, expr in enumerate(call.args):
+        starred = expr.kind == "unary" and expr.value in ("*", "**")
+        if starred or index >= len(order):
+            break  # which parameters these fill is not known from the call alone
+        named.append((order[index], expr))
+    return [*named, *call.kwargs]
 
 
 def _direct_class(layer: Layer) -> str | None:

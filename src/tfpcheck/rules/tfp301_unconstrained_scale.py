@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from tfpcheck.catalog.activations import (
+    NONNEGATIVE_ACTIVATIONS,
     NONNEGATIVE_FUNCTIONS,
     POSITIVE_ACTIVATIONS,
     ZERO_BELOW_FUNCTIONS,
@@ -16,7 +17,12 @@ from tfpcheck.model_file.bytecode.expr_query import contains_call, uses_name, wa
 from tfpcheck.model_file.types import Expr
 from tfpcheck.rules.base import Rule, RuleDoc
 from tfpcheck.rules.context import StaticContext
-from tfpcheck.rules.heads import activation_source, distribution_heads, layer_where
+from tfpcheck.rules.heads import (
+    activation_source,
+    call_arguments,
+    distribution_heads,
+    layer_where,
+)
 from tfpcheck.rules.positivity import (
     ANY,
     CLIP,
@@ -96,13 +102,15 @@ def _head_sign(expr: Expr, argname: str, positive_input: bool) -> Sign:
 def check(ctx: StaticContext) -> Iterator[Finding]:
     for head in distribution_heads(ctx.model):
         fn = head.function
-        if fn is None or not fn.argnames:
+        argname = head.input_variable
+        if argname is None or head.is_builtin:
             continue
-        argname = fn.argnames[0]
         feeding = activation_source(ctx.model, head.layer)
         positive_input = feeding is not None and feeding[1] in POSITIVE_ACTIVATIONS
+        if fn is None and feeding is not None and feeding[1] in NONNEGATIVE_ACTIVATIONS:
+            continue  # the class itself after relu, sigmoid...: TFP303 says what it does
         for call in head.calls:
-            for key, expr in call.kwargs:
+            for key, expr in call_arguments(call):
                 if key not in POSITIVE_PARAMETERS or not uses_name(expr, argname):
                     continue
                 found = _head_sign(expr, argname, positive_input)
@@ -129,11 +137,18 @@ def check(ctx: StaticContext) -> Iterator[Finding]:
                 if positive_input and _keeps_sign(expr):  # Dense(2, activation='softplus')
                     continue
                 raw = expr.render()
+                fix = f"Constrain it: {key}=1e-3 + tf.math.softplus({raw})."
+                if fn is None:  # DistributionLambda(tfd.Poisson): the class itself
+                    fix = (
+                        f"Constrain it: DistributionLambda(lambda t: tfd.{call.short_name}("
+                        f"{key}=1e-3 + tf.math.softplus(t))), or give the layer feeding "
+                        f"'{head.layer.name}' activation='softplus'."
+                    )
                 yield RULE.finding(
                     f"{call.callee}({key}={raw}) in '{head.layer.name}' takes {key} straight "
                     f"from the network's outputs: nothing keeps it positive, so log_prob "
                     "returns NaN as soon as one value is <= 0",
-                    f"Constrain it: {key}=1e-3 + tf.math.softplus({raw}).",
+                    fix,
                     layer_where(head.layer, fn, call.line),
                     {"parameter": key, "expression": raw, "distribution": call.callee},
                     severity=Severity.WARNING,

@@ -10,7 +10,6 @@ from tfpcheck.catalog.activations import (
     activation_range,
 )
 from tfpcheck.catalog.distributions import (
-    DISTRIBUTIONS,
     POSITIVE_PARAMETERS,
     SIGMOID_LOGIT_DISTRIBUTIONS,
     SOFTMAX_LOGIT_DISTRIBUTIONS,
@@ -23,6 +22,7 @@ from tfpcheck.rules.context import StaticContext
 from tfpcheck.rules.heads import (
     Head,
     activation_source,
+    call_arguments,
     distribution_heads,
     keras_layer_call,
     layer_where,
@@ -56,18 +56,15 @@ def fed_parameters(head: Head) -> tuple[str, ...] | None:
         return None
     fed: list[str] = []
     for call in head.calls:
-        order = (
-            DISTRIBUTIONS[call.short_name].parameters if call.short_name in DISTRIBUTIONS else ()
-        )
-        named = [(order[i] if i < len(order) else None, e) for i, e in enumerate(call.args)]
-        for key, expr in [*named, *call.kwargs]:
+        if any(e.kind == "unary" and e.value in ("*", "**") for e in call.args):
+            return None  # *args: which parameters the input fills is not known
+        if len(call.args) > len(call_arguments(call)) - len(call.kwargs):
+            return None  # more positional arguments than the catalog can name
+        for key, expr in call_arguments(call):
             # a distribution built inside the call (Independent(Normal(...))) is its own call
             nested = expr.kind == "call" and is_distribution_call(str(expr.value))
-            if nested or not uses_name(expr, arg):
-                continue
-            if key is None:
-                return None  # a positional argument the catalog cannot name
-            fed.append(key)
+            if not nested and uses_name(expr, arg):
+                fed.append(key)
     return tuple(fed) or None
 
 
