@@ -4,7 +4,8 @@ Each case is a factory module with its source address, what was adapted, the doc
 and the codes that bug must produce (decided from the bug and SPEC §4, not from tfpcheck's
 output). tfpcheck runs on each in this process, through the command line's ``main`` with
 ``--format json --no-cache``; the probe worker is shared by all of them. A buggy case must
-report every expected code; a correct case must report no finding of severity error.
+report every expected code; a correct case must report no finding of severity error or
+warning.
 
 ``KNOWN_MISSES`` lists what tfpcheck gets wrong today, one reason per case naming the
 pattern. Those cases are strict xfails: fixing the rule makes the case pass, the xfail
@@ -83,5 +84,6 @@ def test_corpus_case(case: corpus.Case) -> None:
     assert result.crash is None, result.describe()
     if case.correct:
         assert not result.errors, f"error findings on a correct configuration: {result.describe()}"
+        assert not result.warnings, f"warnings on a correct configuration: {result.describe()}"
     else:
         assert not result.missed, f"{result.missed} not reported: {result.describe()}"

@@ -7,7 +7,7 @@ from the source text with ``ast`` (literals only), so listing the corpus imports
 TensorFlow; the factories run only in tfpcheck's probe worker.
 
 A case passes when tfpcheck reports every ``EXPECTED`` code, and, for a correct
-configuration (``EXPECTED == ()``), reports no finding of severity ``error``.
+configuration (``EXPECTED == ()``), reports no finding of severity ``error`` or ``warning``.
 """
 
 from __future__ import annotations
@@ -134,6 +134,12 @@ class Result:
         if self.file_error is not None:
             codes.append(self.file_error["code"])
         return codes
+
+    @property
+    def warnings(self) -> list[str]:
+        """The codes reported with severity warning: a linter that warns on correct models
+        gets uninstalled, so a correct case has none either."""
+        return [finding["code"] for finding in self.findings if finding["severity"] == "warning"]
 
     @property
     def errors(self) -> list[str]:

@@ -9,6 +9,7 @@ from tfpcheck.catalog.activations import (
     NONNEGATIVE_ACTIVATIONS,
     NONNEGATIVE_FUNCTIONS,
     POSITIVE_ACTIVATIONS,
+    POSITIVE_FUNCTIONS,
     ZERO_BELOW_FUNCTIONS,
 )
 from tfpcheck.catalog.distributions import POSITIVE_PARAMETERS
@@ -106,9 +107,11 @@ def check(ctx: StaticContext) -> Iterator[Finding]:
         if argname is None or head.is_builtin:
             continue
         feeding = activation_source(ctx.model, head.layer)
-        positive_input = feeding is not None and feeding[1] in POSITIVE_ACTIVATIONS
-        if fn is None and feeding is not None and feeding[1] in NONNEGATIVE_ACTIVATIONS:
-            continue  # the class itself after relu, sigmoid...: TFP303 says what it does
+        # a Keras activation by name, or a function given as one (activation=tf.exp)
+        activation = feeding[1] if feeding is not None else "linear"
+        positive_input = activation in POSITIVE_ACTIVATIONS | POSITIVE_FUNCTIONS
+        if fn is None and activation in NONNEGATIVE_ACTIVATIONS | NONNEGATIVE_FUNCTIONS:
+            continue  # the class itself after exp, relu, sigmoid: TFP303 says what it does
         for call in head.calls:
             for key, expr in call_arguments(call):
                 if key not in POSITIVE_PARAMETERS or not uses_name(expr, argname):
