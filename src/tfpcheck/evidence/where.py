@@ -84,16 +84,9 @@ def site_text(site: Site | None) -> str | None:
     return site.describe() if site is not None else None
 
 
-def summary_where(summary: ErrorSummary) -> Where:
-    """Where an error was raised: the layer, and the user's frame in it."""
-    site = summary.site
-    if site is None:
-        return Where(layer=summary.layer)
-    return Where(layer=summary.layer, function=site.function, file=site.file, line=site.line)
-
-
 def summary_evidence(summary: ErrorSummary) -> dict[str, Any]:
-    """The error, its op and the user's frame (the layer goes into `summary_where`)."""
+    """The error, its op and the user's frame (the layer goes into the finding's Where:
+    `site_where(summary.site, summary.layer)`)."""
     evidence: dict[str, Any] = {"error": summary.describe()}
     if summary.op:
         evidence["op"] = summary.op

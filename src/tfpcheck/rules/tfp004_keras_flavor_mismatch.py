@@ -90,14 +90,14 @@ BUILD_FIX = (
 
 def flavor_mismatch(summary: ErrorSummary, context: str) -> Finding:
     """The probe's loader: Keras 3 refused a tfp.layers layer, or tf_keras a Keras 3 one."""
-    from tfpcheck.evidence.where import probe_finding, summary_evidence, summary_where
+    from tfpcheck.evidence.where import probe_finding, site_where, summary_evidence
 
     return probe_finding(
         RULE,
         f"{context}: {summary.message} — tfp.layers only work with tf_keras, and this model "
         "is built with Keras 3",
         BUILD_FIX,
-        summary_where(summary),
+        site_where(summary.site, summary.layer),
         summary_evidence(summary),
     )
 

@@ -14,13 +14,10 @@ if TYPE_CHECKING:
 
 
 def error_evidence(error: ErrorSummary) -> dict[str, Any]:
-    evidence: dict[str, Any] = {"error": error.describe()}
-    if error.op:
-        evidence["op"] = error.op
-    if error.site is not None:
-        evidence["frame"] = error.site.describe()
-        if error.site.code:
-            evidence["code"] = error.site.code
+    """The error, its op, the user's frame, and the layer it was raised in."""
+    from tfpcheck.evidence.where import summary_evidence
+
+    evidence = summary_evidence(error)
     if error.layer:
         evidence["layer"] = error.layer
     return evidence
@@ -113,14 +110,14 @@ def check_probe(obs: Observation) -> Iterator[Finding]:
 
 def load_failure(summary: ErrorSummary, what: str) -> Finding:
     """Loading the file, or calling the user's factory, raised (not a known loading rule)."""
-    from tfpcheck.evidence.where import probe_finding, summary_evidence, summary_where
+    from tfpcheck.evidence.where import probe_finding, site_where, summary_evidence
 
     return probe_finding(
         RULE,
         f"{what} fails: {summary.describe()}",
         "Fix the error at the frame shown; run the same call in Python to see the full "
         "traceback (tfpcheck --debug shows it too).",
-        summary_where(summary),
+        site_where(summary.site, summary.layer),
         {"stage": "load", **summary_evidence(summary)},
     )
 
