@@ -3,6 +3,7 @@ distributions seen once each. Shared by the rules that confirm a static guess on
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,17 @@ def distributions_once(obs: Observation) -> list[DistRecord]:
             seen.add(key)
             unique.append(record)
     return unique
+
+
+def parameter_values(
+    obs: Observation, parameter: str, distributions: frozenset[str]
+) -> Iterator[tuple[DistRecord, NDArray[Any]]]:
+    """The values one parameter (logits, probs) took in each of these distributions, once
+    per distribution seen at batch N."""
+    for record in distributions_once(obs):
+        values = record.param_values.get(parameter)
+        if values is not None and record.distribution in distributions:
+            yield record, values
 
 
 @dataclass(frozen=True)

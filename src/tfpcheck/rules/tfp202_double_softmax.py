@@ -41,18 +41,17 @@ def confirm(obs: Observation, static: tuple[Finding, ...]) -> Iterator[Finding]:
     from tfpcheck.catalog.keras_losses import SOFTMAX_LOSSES
     from tfpcheck.evidence.observations import fmt_shape
     from tfpcheck.evidence.values import (
-        distributions_once,
         keras_loss_input,
         on_simplex,
+        parameter_values,
         record_evidence,
         row_sums,
     )
     from tfpcheck.evidence.where import probe_finding, record_where
 
-    for record in distributions_once(obs):
-        logits = record.param_values.get("logits")
+    for record, logits in parameter_values(obs, "logits", SOFTMAX_LOGIT_DISTRIBUTIONS):
         name = record.distribution
-        if logits is None or name not in SOFTMAX_LOGIT_DISTRIBUTIONS or not on_simplex(logits):
+        if not on_simplex(logits):
             continue
         yield probe_finding(
             RULE,

@@ -41,18 +41,15 @@ def confirm(obs: Observation, static: tuple[Finding, ...]) -> Iterator[Finding]:
     from tfpcheck.catalog.keras_losses import SIGMOID_LOSSES
     from tfpcheck.evidence.observations import fmt_shape
     from tfpcheck.evidence.values import (
-        distributions_once,
         in_unit_interval,
         keras_loss_input,
+        parameter_values,
         record_evidence,
     )
     from tfpcheck.evidence.where import probe_finding, record_where
 
-    for record in distributions_once(obs):
-        logits = record.param_values.get("logits")
+    for record, logits in parameter_values(obs, "logits", SIGMOID_LOGIT_DISTRIBUTIONS):
         name = record.distribution
-        if logits is None or name not in SIGMOID_LOGIT_DISTRIBUTIONS:
-            continue
         if not in_unit_interval(logits):
             continue
         yield probe_finding(

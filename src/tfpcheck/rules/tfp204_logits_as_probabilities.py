@@ -93,20 +93,17 @@ def confirm(obs: Observation, static: tuple[Finding, ...]) -> Iterator[Finding]:
     from_logits=False."""
     from tfpcheck.evidence.observations import fmt_shape
     from tfpcheck.evidence.values import (
-        distributions_once,
         keras_loss_input,
         leaves_unit_interval,
         on_simplex,
+        parameter_values,
         record_evidence,
         row_sums,
     )
     from tfpcheck.evidence.where import probe_finding, record_where
 
-    for record in distributions_once(obs):
-        probs = record.param_values.get("probs")
+    for record, probs in parameter_values(obs, "probs", PROBS_DISTRIBUTIONS):
         name = record.distribution
-        if probs is None:
-            continue
         evidence = {**record_evidence(record), "probs_shape": fmt_shape(probs.shape)}
         if name in SOFTMAX_LOGIT_DISTRIBUTIONS and not on_simplex(probs):
             yield probe_finding(
