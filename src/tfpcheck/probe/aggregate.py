@@ -18,14 +18,10 @@ def suppress(findings: list[Finding]) -> list[Finding]:
     (`Rule.explains`, whole codes) or absorb as their evidence (`Rule.absorbs`, one finding
     at a time); then a symptom's fix points to its cause's (`Rule.fixed_by`)."""
     codes = {f.code for f in findings}
-    dropped = set().union(*(BY_CODE[c].explains for c in codes if c in BY_CODE))
+    dropped = set().union(*(rule.explains for c in codes if (rule := BY_CODE.get(c))))
     kept = [f for f in findings if f.code not in dropped]
-    absorbing = [(f, BY_CODE[f.code].absorbs) for f in kept if f.code in BY_CODE]
-    kept = [
-        f
-        for f in kept
-        if not any(absorbs is not None and absorbs(own, f) for own, absorbs in absorbing)
-    ]
+    absorbing = [(f, r.absorbs) for f in kept if (r := BY_CODE.get(f.code)) and r.absorbs]
+    kept = [f for f in kept if not any(absorbs(own, f) for own, absorbs in absorbing)]
     return _refer(kept)
 
 

@@ -48,6 +48,11 @@ POSITIVE_TRANSFORMS = NONNEGATIVE_FUNCTIONS
 # catalog's: tfpcheck.catalog.distributions and tfpcheck.catalog.activations.
 
 
+# Layer activations by name, or functions given as one (activation=tf.exp), by output range
+POSITIVE_OUTPUTS = POSITIVE_ACTIVATIONS | POSITIVE_FUNCTIONS
+NONNEGATIVE_OUTPUTS = NONNEGATIVE_ACTIVATIONS | NONNEGATIVE_FUNCTIONS
+
+
 def _keeps_sign(expr: Expr) -> bool:
     """Slices of the input, plus positive constants: positive wherever the input is."""
     for node in walk(expr):
@@ -109,8 +114,8 @@ def check(ctx: StaticContext) -> Iterator[Finding]:
         feeding = activation_source(ctx.model, head.layer)
         # a Keras activation by name, or a function given as one (activation=tf.exp)
         activation = feeding[1] if feeding is not None else "linear"
-        positive_input = activation in POSITIVE_ACTIVATIONS | POSITIVE_FUNCTIONS
-        if fn is None and activation in NONNEGATIVE_ACTIVATIONS | NONNEGATIVE_FUNCTIONS:
+        positive_input = activation in POSITIVE_OUTPUTS
+        if fn is None and activation in NONNEGATIVE_OUTPUTS:
             continue  # the class itself after exp, relu, sigmoid: TFP303 says what it does
         for call in head.calls:
             for key, expr in call_arguments(call):

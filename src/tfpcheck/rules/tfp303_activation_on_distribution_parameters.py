@@ -56,11 +56,10 @@ def fed_parameters(head: Head) -> tuple[str, ...] | None:
         return None
     fed: list[str] = []
     for call in head.calls:
-        if any(e.kind == "unary" and e.value in ("*", "**") for e in call.args):
-            return None  # *args: which parameters the input fills is not known
-        if len(call.args) > len(call_arguments(call)) - len(call.kwargs):
-            return None  # more positional arguments than the catalog can name
-        for key, expr in call_arguments(call):
+        arguments = call_arguments(call)
+        if len(arguments) - len(call.kwargs) < len(call.args):
+            return None  # a *args, or more positional arguments than the catalog names
+        for key, expr in arguments:
             # a distribution built inside the call (Independent(Normal(...))) is its own call
             nested = expr.kind == "call" and is_distribution_call(str(expr.value))
             if not nested and uses_name(expr, arg):
