@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -18,6 +17,8 @@ from tfpcheck.user_files import UserFile
 # The model readers and the rules are imported where they are used: a cache hit needs
 # neither, and their import is a good part of a cached re-check's time.
 if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
     from tfpcheck.probe import ProbeResult
     from tfpcheck.rules.context import StaticContext
     from tfpcheck.shapes import ShapeTable
@@ -368,6 +369,9 @@ def _job_threads(jobs: int) -> ThreadPoolExecutor:
     worker's parent-death signal, PR_SET_PDEATHSIG, follows the thread, not the process),
     and the workers outlive one call: the next call's probes reuse them.
     """
+    # Imported here: a serial check (the static tier, one model) has no use for it.
+    from concurrent.futures import ThreadPoolExecutor
+
     if jobs not in _THREADS:
         _THREADS[jobs] = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="tfpcheck-job")
     return _THREADS[jobs]

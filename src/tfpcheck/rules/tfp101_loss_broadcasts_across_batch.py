@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from tfpcheck.findings import Finding, Severity, Where
 from tfpcheck.rules.base import Rule, RuleDoc
-from tfpcheck.source_scan import SourceScan
 
 if TYPE_CHECKING:
     from tfpcheck.evidence.observations import (
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
         TargetVariant,
     )
     from tfpcheck.evidence.sites import Site
+    from tfpcheck.source_scan import SourceScan
 
 # y_pred[:, 0] / t[..., 1]: a rank-dropping integer index on the last axis.
 RANK_DROPPING = re.compile(r"\[\s*(:|\.\.\.)\s*,\s*(-?\d+)\s*\]")
