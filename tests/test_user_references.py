@@ -89,13 +89,12 @@ CASES = [
     ),
     (
         ["--batch-size", "1", MODEL],
-        "Invalid value for '--batch-size': Input should be greater than or equal to 2 "
-        "(tfpcheck --help)",
+        "Invalid value for '--batch-size': 1 is not in the range x>=2. (tfpcheck --help)",
     ),
     (
         ["--format", "xml", MODEL],
-        "Invalid value for '--format': Value error, 'xml' is not one of 'text', 'json', "
-        "'sarif', 'github'. (tfpcheck --help)",
+        "Invalid value for '--format': 'xml' is not one of 'text', 'json', 'sarif', "
+        "'github'. (tfpcheck --help)",
     ),
     (
         ["--loss", "nlll", MODEL],
