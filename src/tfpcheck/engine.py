@@ -348,7 +348,10 @@ def check_paths(
     def each(path: str) -> list[FileResult]:
         return [one(path) for _ in occurrences[path]]
 
-    futures = {_job_threads(jobs).submit(each, path): path for path in occurrences}
+    from tfpcheck.job_order import costliest_first
+
+    threads = _job_threads(jobs)
+    futures = {threads.submit(each, path): path for path in costliest_first(list(occurrences))}
     results: list[FileResult | None] = [None] * len(paths)
     for future in as_completed(futures):
         for index, result in zip(occurrences[futures[future]], future.result(), strict=True):
