@@ -217,6 +217,8 @@ def live_result(label: str, options: CheckOptions, result: ProbeResult) -> FileR
 
 def source_findings(specs: list[str]) -> list[Finding]:
     """Static findings from the user's own source files (a loss or factory FILE.py:NAME)."""
+    if not specs:  # a model file with a named loss: no source to read, no scanner to import
+        return []
     from tfpcheck.rules import REGISTRY
     from tfpcheck.source_scan import scan_spec
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tfpcheck.catalog.activations import squash_of
 from tfpcheck.findings import Finding, Where
@@ -18,7 +19,9 @@ from tfpcheck.rules.heads import (
     output_layers,
     render_call,
 )
-from tfpcheck.source_scan import SourceScan
+
+if TYPE_CHECKING:
+    from tfpcheck.source_scan import SourceScan
 
 
 @dataclass(frozen=True)

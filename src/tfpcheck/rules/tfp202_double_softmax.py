@@ -11,10 +11,10 @@ from tfpcheck.findings import Finding, Severity
 from tfpcheck.rules.base import Rule, RuleDoc
 from tfpcheck.rules.context import StaticContext
 from tfpcheck.rules.squashing import Squash, source_squash_findings, squash_findings
-from tfpcheck.source_scan import SourceScan
 
 if TYPE_CHECKING:
     from tfpcheck.evidence.observations import Observation
+    from tfpcheck.source_scan import SourceScan
 
 SQUASH = Squash(
     activation="softmax",

@@ -35,10 +35,10 @@ from tfpcheck.rules.positivity import (
     Sign,
     sign,
 )
-from tfpcheck.source_scan import DistributionCall, SourceScan
 
 if TYPE_CHECKING:
     from tfpcheck.evidence.observations import Observation
+    from tfpcheck.source_scan import DistributionCall, SourceScan
 
 # Calls that keep a parameter away from negative values: past them, a scale is only
 # reported when it can still be exactly 0 (see rules.positivity).

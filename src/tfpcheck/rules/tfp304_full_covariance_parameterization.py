@@ -10,10 +10,10 @@ from tfpcheck.model_file.types import FunctionInfo
 from tfpcheck.rules.base import Rule, RuleDoc
 from tfpcheck.rules.context import StaticContext
 from tfpcheck.rules.heads import function_where, layer_where
-from tfpcheck.source_scan import SourceCall, SourceScan
 
 if TYPE_CHECKING:
     from tfpcheck.evidence.observations import Observation
+    from tfpcheck.source_scan import SourceCall, SourceScan
 
 FULL_COVARIANCE = "MultivariateNormalFullCovariance"
 
