@@ -13,7 +13,8 @@ compared, they run alternately, run by run, so a busy machine slows both alike.
 Scenarios (`--only` names):
   static    `tfpcheck --static --no-cache MODEL` on every fixture model, and which heavy
             modules (tensorflow, tensorflow_probability, keras, tf_keras) it imported, or
-            "worker" when it started the probe worker (which imports them);
+            "worker" when it started the probe worker (which imports them); the .h5 files
+            are a row of their own, beside the time `import h5py` takes alone;
   single    `tfpcheck --no-cache MODEL` on three small fixtures against the baseline: a plain
             Python process that imports TensorFlow, TFP and the Keras that wrote the file,
             loads the model and runs one batch of 32 forward and backward;
@@ -25,7 +26,9 @@ Scenarios (`--only` names):
   distinct  20 distinct small models (tf_keras heads Normal, Categorical, Bernoulli,
             IndependentNormal and Keras 3 tensor heads, at several widths) in one call,
             against the baseline on the same 20;
-  jobs      the same 20 models with `tfpcheck --jobs 2` against `tfpcheck --jobs 1`.
+  jobs      the same 20 models with `tfpcheck --jobs 2` against `tfpcheck --jobs 1`, and
+            `--jobs 1` on the first of them alone: what each worker pays before its first
+            result (the command, the worker's TensorFlow import, a first probe).
 
 The models of resnet, distinct and jobs are built once per run into a temporary directory by
 bench/build_models.py, in processes of their own: this process never imports TensorFlow.
@@ -190,6 +193,12 @@ class Results:
     resnet: list[Pair] = field(default_factory=list)
     distinct: Pair | None = None
     jobs: Pair | None = None
+    # `--jobs 1` on the first of the jobs models alone: the command's and its worker's start
+    # and one probe, which every worker pays before its first result and none can share
+    jobs_first: Figure | None = None
+    # importing h5py (and the NumPy it needs) alone, beyond Python's own start: what reading
+    # an .h5 file adds to a static check before it reads a byte
+    h5py_import_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -423,6 +432,7 @@ def bench(repeat: int, only: tuple[str, ...] = SCENARIOS) -> Results:
         env = environment(Path(scratch, "cache"))
         if "static" in only:
             results.static = _static(env, repeat)
+            results.h5py_import_seconds = _import_seconds("h5py", env, repeat)
         if "single" in only:
             results.single = _single(env, repeat)
         if "twenty" in only:
@@ -438,6 +448,7 @@ def bench(repeat: int, only: tuple[str, ...] = SCENARIOS) -> Results:
                 results.distinct = _distinct(distinct, env, repeat)
             if "jobs" in only:
                 results.jobs = _jobs(distinct, env, repeat)
+                results.jobs_first = _jobs_first(distinct, env, repeat)
     return results
 
 
@@ -447,6 +458,20 @@ def _static(env: dict[str, str], repeat: int) -> list[Figure]:
         measure(p.name, tfpcheck_argv("--static", "--no-cache", "-q", str(p)), env, repeat)
         for p in sorted(MODELS.iterdir())
     ]
+
+
+def _import_seconds(module: str, env: dict[str, str], repeat: int) -> float:
+    """Median wall time of `python -c "import MODULE"` beyond that of `python -c pass`."""
+
+    def wall(code: str) -> float:
+        runs = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True)
+            runs.append(time.perf_counter() - started)
+        return statistics.median(runs)
+
+    return max(0.0, wall(f"import {module}") - wall("pass"))
 
 
 def _single(env: dict[str, str], repeat: int) -> list[Pair]:
@@ -510,6 +535,12 @@ def _jobs(models: list[Model], env: dict[str, str], repeat: int) -> Pair:
     return measure_pair("20 distinct", (one, two), env, repeat, ("--jobs 1", "--jobs 2"))
 
 
+def _jobs_first(models: list[Model], env: dict[str, str], repeat: int) -> Figure:
+    print("the first of them alone, --jobs 1", file=sys.stderr)
+    argv = tfpcheck_argv(*BUILT_ARGS, "--jobs", "1", str(models[0][1]))
+    return measure("first model alone", argv, env, repeat)
+
+
 # --------------------------------------------------------------------------------------------
 # Report
 # --------------------------------------------------------------------------------------------
@@ -526,12 +557,13 @@ class Goal:
     goal: str
     value: float
     limit: float
+    note: str = ""  # what bounds the figure, where the bench can measure it
 
     @property
     def verdict(self) -> str:
-        if self.value <= self.limit:
-            return "met"
-        return f"missed by {self.value / self.limit - 1:.0%}"
+        over = self.value / self.limit - 1
+        verdict = "met" if self.value <= self.limit else f"missed by {over:.0%}"
+        return f"{verdict} ({self.note})" if self.note else verdict
 
 
 DETAIL = "{:<48} {:>8} {:>15} {:>9} {:>9}  {}"
@@ -562,6 +594,8 @@ def details(results: Results) -> Iterator[str]:
         ratios = (f"{pair.ratio('seconds'):.2f}x", f"{pair.ratio('sum_rss_mib'):.2f}x")
         yield _detail(first, pair.baseline)
         yield _detail(second, pair.tfpcheck, ratios)
+    if results.jobs_first is not None:
+        yield _detail("20 distinct: the first alone, --jobs 1", results.jobs_first)
     for figure in results.cached:
         yield _detail(figure.name, figure)
 
@@ -588,13 +622,28 @@ def _rss_goal(case: str, pair: Pair) -> Goal:
     )
 
 
-def _seconds_goal(case: str, figures: list[Figure]) -> Goal:
+def _seconds_goal(case: str, figures: list[Figure], note: str = "") -> Goal:
     # "Each" call must stay under the limit, so the slowest is what meets or misses it.
     slowest = max(f.seconds for f in figures)
     typical = statistics.median(f.seconds for f in figures)
     heavy = ",".join(sorted({m for f in figures for m in f.heavy})) or "none"
     cell = f"slowest {slowest:.2f} s, median {typical:.2f} s; heavy imports: {heavy}"
-    return Goal(case, "—", cell, "—", f"≤ {SECONDS_GOAL} s each", slowest, SECONDS_GOAL)
+    return Goal(case, "—", cell, "—", f"≤ {SECONDS_GOAL} s each", slowest, SECONDS_GOAL, note)
+
+
+def _static_goals(results: Results) -> list[Goal]:
+    """The static tier, the .h5 files apart: reading one needs h5py, whose import alone is
+    most of the limit (measured beside them)."""
+    h5 = [f for f in results.static if f.name.endswith(".h5")]
+    rest = [f for f in results.static if not f.name.endswith(".h5")]
+    rows = []
+    if rest:
+        rows.append(_seconds_goal(f"static tier, .keras and SavedModel ({len(rest)})", rest))
+    if h5:
+        seconds = results.h5py_import_seconds
+        note = f"importing h5py alone: {seconds:.2f} s" if seconds is not None else ""
+        rows.append(_seconds_goal(f"static tier, .h5 ({len(h5)} files)", h5, note))
+    return rows
 
 
 def goals(results: Results) -> list[Goal]:
@@ -608,13 +657,15 @@ def goals(results: Results) -> list[Goal]:
         rows.append(_time_goal("20 models, one call (12 fixtures, cycled)", results.twenty))
     if results.jobs:
         case = "20 distinct models, `--jobs 2` (baseline column: `--jobs 1`)"
-        rows.append(_time_goal(case, results.jobs, JOBS_GOAL))
+        row = _time_goal(case, results.jobs, JOBS_GOAL)
+        if results.jobs_first is not None:
+            row.note = f"one of them alone: {results.jobs_first.seconds:.2f} s"
+        rows.append(row)
     if results.cached:
         rows.append(
             _seconds_goal(f"cached re-check ({len(results.cached)} models)", results.cached)
         )
-    if results.static:
-        rows.append(_seconds_goal(f"static tier ({len(results.static)} files)", results.static))
+    rows += _static_goals(results)
     rows += [_rss_goal(f"peak RSS, {p.case}", p) for p in results.resnet]
     return rows
 
