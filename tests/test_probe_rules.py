@@ -124,6 +124,20 @@ def test_tfp101_rank_dropping_slice_broadcasts_n_by_n() -> None:
     assert "y_pred[:, 0:1]" in finding.fix and "y_pred[:, 1:2]" in finding.fix
 
 
+def test_tfp101_class_labels_n_by_1_are_squeezed_not_the_parameters() -> None:
+    # tensorflow/probability#535: Categorical(probs=softmax) with labels fed as (N, 1). The
+    # (N,) batch comes from (N, K) probabilities: only the labels can change, at the loss.
+    path = model_path("tfk_softmax_categorical_probs.keras")
+    result = probe(path, f"{LOSSES}:negloglik", target_shape=(1,))
+    finding = only(result, "TFP101")
+    assert finding.severity == Severity.ERROR
+    assert finding.evidence["y_true_shape"] == "(32, 1)"
+    assert "Categorical with batch shape (32,), so the targets must be (32,)" in finding.fix
+    assert f"where the loss calls log_prob ({LOSSES}:" in finding.fix
+    assert "rv.log_prob(tf.squeeze(y_true, -1))" in finding.fix
+    assert "rank-keeping" not in finding.fix
+
+
 def test_tfp101_fixed_loss_has_no_error() -> None:
     result = probe(model_path("k3_regression_dense2.keras"), f"{LOSSES}:normal_nll")
     assert errors(result) == []

@@ -77,15 +77,22 @@ def _fix(record: DistRecord | None, en: LossEval) -> str:
                     f"{site.describe()} write `{fixed}` (slices such as y_pred[:, 0:1] keep "
                     "the trailing axis; y_pred[:, 0] drops it)."
                 )
-        in_user_code = record.call_site is not None or (
-            record.layer is None and record.built_at is not None
-        )
-        if len(value) == len(batch) + 1 and value[-1:] == (1,) and not in_user_code:
+        # Built by a layer, the distribution's batch shape is the model's: only the targets
+        # can change (a Categorical's (N,) batch comes from (N, K) probabilities, which no
+        # slice of the parameters would make rank 2). Built in the user's loss, its
+        # parameters are the user's to shape too.
+        built_in_user_code = record.layer is None and record.built_at is not None
+        if len(value) == len(batch) + 1 and value[-1:] == (1,) and not built_in_user_code:
+            where = (
+                f" where the loss calls log_prob ({record.call_site.describe()})"
+                if record.call_site is not None
+                else " in the loss"
+            )
             return (
                 f"'{record.layer or 'the output'}' builds {record.distribution} with batch "
                 f"shape {fmt_shape(batch)}, so the targets must be {fmt_shape(batch)}: feed y "
-                "without the trailing axis (np.squeeze(y, -1) or y.reshape(-1)), or reshape "
-                "in the loss: lambda y, rv: -rv.log_prob(tf.squeeze(y, -1))."
+                f"without the trailing axis (np.squeeze(y, -1) or y.reshape(-1)), or reshape "
+                f"it{where}: rv.log_prob(tf.squeeze(y_true, -1))."
             )
         if len(value) == len(batch) + 1 and value[-1:] == (1,):
             return (
