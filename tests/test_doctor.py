@@ -18,6 +18,7 @@ WORKING = Installed(
     tf_keras="2.21.0",
     keras="3.15.1",
     setuptools="65.5.0",
+    ml_dtypes="0.6.0",
 )
 
 
@@ -140,3 +141,22 @@ def test_static_only_install_is_not_working() -> None:
     assert not diagnosis.working
     assert len(diagnosis.problems) == 2
     assert all("pip install 'tfpcheck[tf]'" in problem for problem in diagnosis.problems)
+
+
+def test_slow_ml_dtypes_is_a_note_not_a_problem() -> None:
+    diagnosis = diagnose(with_(ml_dtypes="0.7.0"))
+    assert diagnosis.working and diagnosis.problems == ()
+    assert diagnosis.notes == (
+        "ml_dtypes 0.7.0 takes more than half a second to import, and every probe worker "
+        "imports it with TensorFlow: pip install 'ml_dtypes<0.7' (TensorFlow accepts it) makes "
+        "each probing call that much faster",
+    )
+    assert diagnose(with_(ml_dtypes="0.8.1")).notes == ()
+    assert diagnose(with_(ml_dtypes=None)).notes == ()
+
+
+def test_the_tf_extra_holds_ml_dtypes_below_the_slow_release() -> None:
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]["tf"]
+    assert "ml_dtypes>=0.5.1,<0.7" in extra

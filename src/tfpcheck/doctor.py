@@ -44,7 +44,11 @@ DISTRIBUTIONS = {
     "tf-keras": ("tf-keras", "tf-keras-nightly"),
     "keras": ("keras", "keras-nightly"),
     "setuptools": ("setuptools",),
+    "ml_dtypes": ("ml-dtypes", "ml_dtypes"),
 }
+# ml_dtypes 0.7 takes more than half a second to import (0.6: a hundredth), and TensorFlow
+# imports it in every probe worker; the `tf` extra holds it below 0.7.
+SLOW_ML_DTYPES = (0, 7)
 
 Version = tuple[int, int]
 
@@ -57,6 +61,7 @@ class Installed:
     tf_keras: str | None = None
     keras: str | None = None
     setuptools: str | None = None
+    ml_dtypes: str | None = None
 
     def as_dict(self) -> dict[str, str | None]:
         return {
@@ -168,6 +173,12 @@ def diagnose(installed: Installed) -> Diagnosis:
             "when it loads: pip install setuptools"
         )
 
+    if major_minor(installed.ml_dtypes) == SLOW_ML_DTYPES:
+        notes.append(
+            f"ml_dtypes {installed.ml_dtypes} takes more than half a second to import, and "
+            "every probe worker imports it with TensorFlow: pip install 'ml_dtypes<0.7' "
+            "(TensorFlow accepts it) makes each probing call that much faster"
+        )
     if not problems:
         found = {
             "tensorflow": tf,
@@ -206,6 +217,7 @@ def installed_versions() -> Installed:
         tf_keras=_version("tf-keras"),
         keras=_version("keras"),
         setuptools=_version("setuptools"),
+        ml_dtypes=_version("ml_dtypes"),
     )
 
 
