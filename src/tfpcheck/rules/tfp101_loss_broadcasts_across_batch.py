@@ -65,6 +65,23 @@ def _record_pair(e1: LossEval, en: LossEval, n: int) -> tuple[Any, DistRecord] |
     return None
 
 
+def _squeeze_targets_fix(record: DistRecord, batch: str) -> str:
+    """Targets (N, 1) for a layer's distribution of batch (N,): squeeze them, in the data or
+    where the user's loss calls log_prob (or in a loss written for it, when none was)."""
+    if record.call_site is not None:
+        in_loss = (
+            f"reshape it where the loss calls log_prob ({record.call_site.describe()}): "
+            "rv.log_prob(tf.squeeze(y_true, -1))"
+        )
+    else:
+        in_loss = "reshape in the loss: lambda y, rv: -rv.log_prob(tf.squeeze(y, -1))"
+    return (
+        f"'{record.layer or 'the output'}' builds {record.distribution} with batch shape "
+        f"{batch}, so the targets must be {batch}: feed y without the trailing axis "
+        f"(np.squeeze(y, -1) or y.reshape(-1)), or {in_loss}."
+    )
+
+
 def _fix(record: DistRecord | None, en: LossEval) -> str:
     from tfpcheck.evidence.observations import fmt_shape
 
@@ -77,24 +94,13 @@ def _fix(record: DistRecord | None, en: LossEval) -> str:
                     f"{site.describe()} write `{fixed}` (slices such as y_pred[:, 0:1] keep "
                     "the trailing axis; y_pred[:, 0] drops it)."
                 )
-        # Built by a layer, the distribution's batch shape is the model's: only the targets
-        # can change (a Categorical's (N,) batch comes from (N, K) probabilities, which no
-        # slice of the parameters would make rank 2). Built in the user's loss, its
-        # parameters are the user's to shape too.
-        built_in_user_code = record.layer is None and record.built_at is not None
-        if len(value) == len(batch) + 1 and value[-1:] == (1,) and not built_in_user_code:
-            where = (
-                f" where the loss calls log_prob ({record.call_site.describe()})"
-                if record.call_site is not None
-                else " in the loss"
-            )
-            return (
-                f"'{record.layer or 'the output'}' builds {record.distribution} with batch "
-                f"shape {fmt_shape(batch)}, so the targets must be {fmt_shape(batch)}: feed y "
-                f"without the trailing axis (np.squeeze(y, -1) or y.reshape(-1)), or reshape "
-                f"it{where}: rv.log_prob(tf.squeeze(y_true, -1))."
-            )
         if len(value) == len(batch) + 1 and value[-1:] == (1,):
+            # Built by a layer, the distribution's batch shape is the model's: only the
+            # targets can change (a Categorical's (N,) batch comes from (N, K) probabilities,
+            # which no slice of the parameters would make rank 2). Built in the user's loss,
+            # its parameters are the user's to shape too.
+            if record.layer is not None or record.built_at is None:
+                return _squeeze_targets_fix(record, fmt_shape(batch))
             return (
                 f"The distribution has batch shape {fmt_shape(batch)} but the targets are "
                 f"{fmt_shape(value)}: make the parameters rank 2 with rank-keeping slices "
