@@ -44,7 +44,7 @@ DISTRIBUTIONS = {
     "tf-keras": ("tf-keras", "tf-keras-nightly"),
     "keras": ("keras", "keras-nightly"),
     "setuptools": ("setuptools",),
-    "ml_dtypes": ("ml-dtypes", "ml_dtypes"),
+    "ml_dtypes": ("ml-dtypes",),
 }
 # ml_dtypes 0.7 takes more than half a second to import (0.6: a hundredth), and TensorFlow
 # imports it in every probe worker; the `tf` extra holds it below 0.7.
